@@ -1,1 +1,7 @@
+//! Avocado's cross-crate test support and end-to-end tests.
+//!
+//! - [`judge_scenarios`]: the judge's rules as ABI-level scenarios, run by every judge harness
+//!   (native, WASM on the devnet host, JSON-RPC).
+//! - `tests/`: end-to-end tests that run the real judge WASM.
 
+pub mod judge_scenarios;
