@@ -37,7 +37,6 @@ use avocado_codec::{
 };
 use stylus_sdk::{
     abi::Bytes,
-    call::RawCall,
     prelude::*,
     storage::{StorageB256, StorageMap},
 };
@@ -179,11 +178,18 @@ impl Judge {
     /// The signer of `digest` according to the ecrecover precompile, or `None`.
     fn recover(&self, digest: &B256, sig: &[u8]) -> Option<Address> {
         let sig = Signature::parse(sig).ok()?;
-        // SAFETY: the precompile touches no storage of ours, so no cached slot can alias.
-        let out = unsafe { RawCall::new_static(self.vm()).call(ECRECOVER, &sig.ecrecover_input(digest)) }.ok()?;
-        if out.len() != 32 {
+        let input = sig.ecrecover_input(digest);
+        let mut out_len = 0usize;
+        // The raw hostio rather than the SDK's `RawCall`: it links only `static_call_contract`,
+        // not every call kind. SAFETY: the pointers are to live buffers of the stated lengths,
+        // and the precompile touches no storage of ours, so no cached slot can alias.
+        let status = unsafe {
+            self.vm().static_call_contract(ECRECOVER.as_ptr(), input.as_ptr(), input.len(), u64::MAX, &mut out_len)
+        };
+        if status != 0 || out_len != 32 {
             return None;
         }
+        let out = self.vm().read_return_data(0, Some(32));
         let who = Address::from_slice(&out[12..]);
         (!who.is_zero()).then_some(who)
     }
