@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of the project from a fresh clone: builds the judge's WASM (installing the
+# toolchain it needs), then the native, WASM and end-to-end suites, and prints one closing line
+# `N passed, M failed`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
+scripts/build-judge.sh
+
+run() {
+    echo "+ $*"
+    # Keep going on failure so the summary counts everything; the exit code is kept below.
+    if ! "$@" 2>&1 | tee -a "$log"; then
+        failed_cmds=$((failed_cmds + 1))
+    fi
+}
+failed_cmds=0
+
+run cargo test --workspace --locked
+# The exported-ABI check needs the SDK's export feature, which must never reach the WASM build.
+run cargo test --locked -p avocado-judge --features export-abi --test abi
+
+passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
+echo
+echo "tests: ${passed} passed, ${failed} failed"
+if [ "$failed_cmds" -ne 0 ] || [ "$failed" -ne 0 ]; then
+    exit 1
+fi
