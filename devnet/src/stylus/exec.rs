@@ -1,0 +1,140 @@
+//! Running an activated program: one wasmi instance per call, `user_entrypoint(len)` as the
+//! entry, the result and status read back as Nitro reports them.
+
+use std::collections::HashMap;
+
+use wasmi::{Config, Engine, Linker, Module, Store};
+
+use super::api::{CallContext, EvmApi};
+use super::hostio::{self, Env};
+use super::meter::{INK_PER_FUEL, INK_PER_GAS, OUT_OF_INK};
+use super::program::{self, ActivationError, ProgramInfo, ENTRYPOINT};
+
+/// How a program call ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// `user_entrypoint` returned 0.
+    Success,
+    /// `user_entrypoint` returned non-zero: revert with the written result.
+    Revert,
+    /// The program trapped (or a hostio refused to run); all gas is consumed.
+    Failure(String),
+    /// The ink budget ran out; all gas is consumed.
+    OutOfInk,
+}
+
+/// The outcome of one call into a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// Return data (success) or revert data.
+    pub output: Vec<u8>,
+    /// Gas used, including what nested calls used.
+    pub gas_used: u64,
+}
+
+impl Outcome {
+    /// Whether the call succeeded.
+    pub fn is_success(&self) -> bool {
+        self.status == Status::Success
+    }
+}
+
+/// A validated program, compiled and ready to run.
+pub struct Program {
+    engine: Engine,
+    module: Module,
+    info: ProgramInfo,
+}
+
+impl Program {
+    /// Activates deployed code (`EF F0 00 00` + brotli): every check Nitro's activation makes,
+    /// then compilation.
+    pub fn activate(code: &[u8]) -> Result<Self, ActivationError> {
+        let (wasm, info) = program::activate(code)?;
+        Self::compile(&wasm, info)
+    }
+
+    /// Validates and compiles raw WASM (for tools that hold the uncompressed program).
+    pub fn from_wasm(wasm: &[u8]) -> Result<Self, ActivationError> {
+        let info = program::validate(wasm)?;
+        Self::compile(wasm, info)
+    }
+
+    fn compile(wasm: &[u8], info: ProgramInfo) -> Result<Self, ActivationError> {
+        let mut config = Config::default();
+        config
+            .consume_fuel(true)
+            .wasm_multi_value(false)
+            .wasm_reference_types(false)
+            .wasm_tail_call(false)
+            .wasm_multi_memory(false)
+            .wasm_memory64(false)
+            .wasm_extended_const(false);
+        let engine = Engine::new(&config);
+        let module = Module::new(&engine, wasm).map_err(|e| ActivationError::Parse(e.to_string()))?;
+        Ok(Self { engine, module, info })
+    }
+
+    /// Facts found at validation.
+    pub fn info(&self) -> &ProgramInfo {
+        &self.info
+    }
+
+    /// Calls the program with `calldata` and `gas`, reaching the chain through `api`.
+    pub fn execute(&self, api: &mut dyn EvmApi, ctx: &CallContext, calldata: &[u8], gas: u64) -> Outcome {
+        let env = Env {
+            api,
+            ctx,
+            args: calldata.to_vec(),
+            result: Vec::new(),
+            return_data: Vec::new(),
+            cache: HashMap::new(),
+            memory: None,
+            fault: None,
+        };
+        let mut store = Store::new(&self.engine, env);
+        let fuel = gas.saturating_mul(INK_PER_GAS) / INK_PER_FUEL;
+        let used = |store: &Store<Env>| {
+            let left = store.get_fuel().unwrap_or(0);
+            (fuel - left).saturating_mul(INK_PER_FUEL).div_ceil(INK_PER_GAS)
+        };
+        let failure = |reason: String| Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: gas };
+        if store.set_fuel(fuel).is_err() {
+            return failure("fuel metering is off".into());
+        }
+        let mut linker = Linker::new(&self.engine);
+        if let Err(e) = hostio::link(&mut linker) {
+            return failure(format!("cannot link hostios: {e}"));
+        }
+        let instance = match linker.instantiate_and_start(&mut store, &self.module) {
+            Ok(i) => i,
+            Err(e) => return failure(format!("cannot instantiate program: {e}")),
+        };
+        store.data_mut().memory = instance.get_memory(&store, "memory");
+        let entry = match instance.get_typed_func::<u32, u32>(&store, ENTRYPOINT) {
+            Ok(f) => f,
+            Err(e) => return failure(format!("missing {ENTRYPOINT}: {e}")),
+        };
+        let status = match entry.call(&mut store, calldata.len() as u32) {
+            Ok(0) => Status::Success,
+            Ok(_) => Status::Revert,
+            Err(e) => match e.i32_exit_status() {
+                Some(0) => Status::Success,
+                Some(_) => Status::Revert,
+                None if store.data().fault.is_some() => Status::Failure(store.data().fault.clone().unwrap_or_default()),
+                None if e.to_string().contains(OUT_OF_INK) || store.get_fuel().unwrap_or(0) == 0 => Status::OutOfInk,
+                None => Status::Failure(e.to_string()),
+            },
+        };
+        match status {
+            Status::Success | Status::Revert => {
+                let gas_used = used(&store);
+                let output = std::mem::take(&mut store.data_mut().result);
+                Outcome { status, output, gas_used }
+            }
+            other => Outcome { status: other, output: Vec::new(), gas_used: gas },
+        }
+    }
+}

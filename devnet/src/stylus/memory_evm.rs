@@ -1,0 +1,214 @@
+//! An in-memory chain for running programs without the full devnet: accounts with storage,
+//! programs at addresses, logs, the ecrecover precompile, and all-or-nothing transactions.
+//!
+//! It exists so a program's behaviour can be tested with nothing but its WASM: the judge's WASM
+//! scenario suite runs on it. It has no EVM interpreter; calls to an address that holds neither
+//! a program nor a precompile succeed with empty output, like calls to an account without code.
+
+use std::{collections::HashMap, rc::Rc};
+
+use alloy_primitives::{keccak256, Address, B256, U256};
+use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+
+use super::api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};
+use super::exec::{Outcome, Program};
+
+/// A log emitted by a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmittedLog {
+    /// The emitting program.
+    pub address: Address,
+    /// Topics.
+    pub topics: Vec<B256>,
+    /// Data.
+    pub data: Vec<u8>,
+}
+
+/// What a transaction did.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// The program's outcome.
+    pub outcome: Outcome,
+    /// Logs (empty unless it succeeded).
+    pub logs: Vec<EmittedLog>,
+    /// Storage slots whose value changed.
+    pub slots_written: usize,
+}
+
+#[derive(Clone, Default)]
+struct State {
+    storage: HashMap<(Address, B256), B256>,
+    balances: HashMap<Address, U256>,
+    logs: Vec<EmittedLog>,
+}
+
+/// An in-memory chain: see the module docs.
+#[derive(Default)]
+pub struct MemoryEvm {
+    state: State,
+    transient: HashMap<(Address, B256), B256>,
+    programs: HashMap<Address, Rc<Program>>,
+    /// Block and chain context of the next transaction.
+    pub block: CallContext,
+    frames: Vec<CallContext>,
+}
+
+/// The ecrecover precompile's address.
+pub const ECRECOVER: Address = Address::with_last_byte(1);
+
+/// Ethereum's ecrecover precompile: 32-byte left-padded signer, or empty output when the input
+/// does not recover (it never reverts). High-s signatures are accepted, as on Ethereum.
+pub fn ecrecover(input: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; 128];
+    let n = input.len().min(128);
+    buf[..n].copy_from_slice(&input[..n]);
+    if buf[32..63].iter().any(|b| *b != 0) || !(buf[63] == 27 || buf[63] == 28) {
+        return vec![];
+    }
+    let Ok(sig) = Signature::from_scalars(<[u8; 32]>::try_from(&buf[64..96]).unwrap(), <[u8; 32]>::try_from(&buf[96..128]).unwrap()) else {
+        return vec![];
+    };
+    let Ok(key) = VerifyingKey::recover_from_prehash(&buf[..32], &sig, RecoveryId::new(buf[63] == 28, false)) else {
+        return vec![];
+    };
+    let mut out = vec![0u8; 12];
+    out.extend_from_slice(Address::from_public_key(&key).as_slice());
+    out
+}
+
+impl MemoryEvm {
+    /// An empty chain with the default block context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts an activated program at `address`.
+    pub fn deploy(&mut self, address: Address, program: Program) {
+        self.programs.insert(address, Rc::new(program));
+    }
+
+    /// Storage of `address` at `key`.
+    pub fn storage(&self, address: Address, key: B256) -> B256 {
+        self.state.storage.get(&(address, key)).copied().unwrap_or_default()
+    }
+
+    /// Every log emitted so far.
+    pub fn logs(&self) -> &[EmittedLog] {
+        &self.state.logs
+    }
+
+    /// Sets the balance of an account.
+    pub fn set_balance(&mut self, account: Address, balance: U256) {
+        self.state.balances.insert(account, balance);
+    }
+
+    /// Runs a transaction from `from` to the program at `to`; a failed call changes nothing.
+    pub fn transact(&mut self, from: Address, to: Address, calldata: &[u8], gas: u64) -> Receipt {
+        let before = self.state.clone();
+        self.transient.clear();
+        let outcome = self.run(from, from, to, calldata, U256::ZERO, gas, false);
+        if !outcome.is_success() {
+            self.state = before;
+            return Receipt { outcome, logs: vec![], slots_written: 0 };
+        }
+        let logs = self.state.logs[before.logs.len()..].to_vec();
+        let slots_written = self
+            .state
+            .storage
+            .iter()
+            .filter(|(k, v)| before.storage.get(k).copied().unwrap_or_default() != **v)
+            .count();
+        Receipt { outcome, logs, slots_written }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(&mut self, origin: Address, sender: Address, to: Address, input: &[u8], value: U256, gas: u64, is_static: bool) -> Outcome {
+        let Some(program) = self.programs.get(&to).cloned() else {
+            return Outcome { status: super::Status::Success, output: vec![], gas_used: 0 };
+        };
+        let reentrant = self.frames.iter().any(|f| f.address == to);
+        let ctx = CallContext { address: to, sender, value, origin, reentrant, is_static, ..self.block.clone() };
+        self.frames.push(ctx.clone());
+        let outcome = program.execute(self, &ctx, input, gas);
+        self.frames.pop();
+        outcome
+    }
+
+    fn here(&self) -> Address {
+        self.frames.last().map(|f| f.address).unwrap_or_default()
+    }
+}
+
+impl EvmApi for MemoryEvm {
+    fn storage_load(&mut self, key: B256) -> B256 {
+        self.storage(self.here(), key)
+    }
+
+    fn storage_store(&mut self, key: B256, value: B256) {
+        let here = self.here();
+        self.state.storage.insert((here, key), value);
+    }
+
+    fn transient_load(&mut self, key: B256) -> B256 {
+        self.transient.get(&(self.here(), key)).copied().unwrap_or_default()
+    }
+
+    fn transient_store(&mut self, key: B256, value: B256) {
+        let here = self.here();
+        self.transient.insert((here, key), value);
+    }
+
+    fn call(&mut self, kind: CallKind, to: Address, input: &[u8], value: U256, gas: u64) -> CallResult {
+        if to == ECRECOVER {
+            return CallResult { success: true, output: ecrecover(input), gas_used: 3_000 };
+        }
+        let frame = self.frames.last().cloned().unwrap_or_default();
+        let checkpoint = self.state.clone();
+        let outcome = match kind {
+            CallKind::Call => self.run(frame.origin, frame.address, to, input, value, gas, frame.is_static),
+            CallKind::Static => self.run(frame.origin, frame.address, to, input, U256::ZERO, gas, true),
+            // The callee's code in our context: same address, sender and value.
+            CallKind::Delegate => match self.programs.get(&to).cloned() {
+                Some(p) => {
+                    let ctx = frame.clone();
+                    self.frames.push(ctx.clone());
+                    let out = p.execute(self, &ctx, input, gas);
+                    self.frames.pop();
+                    out
+                }
+                None => Outcome { status: super::Status::Success, output: vec![], gas_used: 0 },
+            },
+        };
+        if !outcome.is_success() {
+            self.state = checkpoint;
+        }
+        CallResult { success: outcome.is_success(), output: outcome.output, gas_used: outcome.gas_used }
+    }
+
+    fn create(&mut self, _init_code: &[u8], _endowment: U256, _salt: Option<B256>, _gas: u64) -> CreateResult {
+        // No EVM interpreter here to run init code: creation fails, as it would for init code
+        // that reverts with no data. The revm-backed chain implements it.
+        CreateResult { address: None, output: vec![], gas_used: 0 }
+    }
+
+    fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>) {
+        let address = self.here();
+        self.state.logs.push(EmittedLog { address, topics, data });
+    }
+
+    fn balance(&mut self, account: Address) -> U256 {
+        self.state.balances.get(&account).copied().unwrap_or_default()
+    }
+
+    fn code(&mut self, _account: Address) -> Vec<u8> {
+        Vec::new()
+    }
+
+    fn code_hash(&mut self, account: Address) -> B256 {
+        if self.programs.contains_key(&account) {
+            keccak256(account)
+        } else {
+            B256::ZERO
+        }
+    }
+}

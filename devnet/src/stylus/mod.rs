@@ -1,0 +1,14 @@
+//! Stylus programs: what Nitro accepts at activation ([`program`]) and how a program runs
+//! ([`Program::execute`]) against the chain behind [`EvmApi`].
+
+pub mod api;
+pub mod exec;
+pub mod hostio;
+pub mod memory_evm;
+pub mod meter;
+pub mod program;
+
+pub use api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};
+pub use exec::{Outcome, Program, Status};
+pub use memory_evm::{ecrecover, EmittedLog, MemoryEvm, Receipt};
+pub use program::{activate, is_stylus, pack, unpack, validate, ActivationError, ProgramInfo};

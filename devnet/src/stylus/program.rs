@@ -1,0 +1,263 @@
+//! What a Stylus program is on chain, and the checks Nitro applies when it is activated.
+//!
+//! Deployed code is `EF F0 00` + a dictionary byte + the brotli-compressed WASM. Activation
+//! (ArbWasm's `activateProgram`) decompresses it and refuses anything Nitro's prover could not
+//! run: WASM features beyond its set, imports other than the `vm_hooks` host functions, a start
+//! function, missing exports, and programs over the size and count limits. A devnet that
+//! accepted more than Nitro would let a program pass every local test and then fail to activate
+//! on a real chain, so these rules are kept strict and the error texts follow Nitro's.
+
+use std::io::Read;
+
+use wasmparser::{ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Validator, WasmFeatures};
+
+use super::hostio::HOSTIOS;
+
+/// The prefix of deployed Stylus code, before the dictionary byte.
+pub const STYLUS_PREFIX: [u8; 3] = [0xEF, 0xF0, 0x00];
+/// Largest uncompressed program.
+pub const MAX_WASM_SIZE: usize = 128 * 1024;
+/// Largest deployed code (EIP-170), prefix included.
+pub const MAX_CODE_SIZE: usize = 24_576;
+/// Largest initial memory, in 64 KiB pages.
+pub const MAX_INITIAL_PAGES: u64 = 128;
+/// Count limits of Nitro's prover.
+pub const MAX_FUNCTIONS: usize = 4096;
+/// Most locals in one function.
+pub const MAX_LOCALS: u32 = 348;
+/// Most data segments.
+pub const MAX_DATA_SEGMENTS: u32 = 128;
+/// Most exports.
+pub const MAX_EXPORTS: u32 = 1024;
+/// Most imports.
+pub const MAX_IMPORTS: u32 = 513;
+/// The entrypoint every program exports: `(i32 args_len) -> i32 status`.
+pub const ENTRYPOINT: &str = "user_entrypoint";
+
+/// Why a program cannot be activated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActivationError {
+    /// The code does not start with `EF F0 00`.
+    #[error("ProgramNotWasm: code does not start with the Stylus prefix EF F0 00")]
+    NotWasm,
+    /// Dictionary byte other than 0 (empty dictionary).
+    #[error("unsupported brotli dictionary {0} (only 0, the empty dictionary, is supported here)")]
+    Dictionary(u8),
+    /// Deployed code over 24,576 bytes.
+    #[error("program code too large: {0} bytes, limit {MAX_CODE_SIZE}")]
+    CodeTooLarge(usize),
+    /// Brotli stream is corrupt.
+    #[error("failed to decompress program: {0}")]
+    Decompress(String),
+    /// Uncompressed WASM over 128 KiB.
+    #[error("decompressed program too large: over {MAX_WASM_SIZE} bytes")]
+    WasmTooLarge,
+    /// wasmparser refused the module (bad encoding or a feature outside Nitro's set).
+    #[error("failed to parse wasm: {0}")]
+    Parse(String),
+    /// An import from a module other than `vm_hooks`, or an unknown hostio.
+    #[error("bad import {module}.{name}: {reason}")]
+    Import {
+        /// Import module.
+        module: String,
+        /// Import name.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A required export is missing or has the wrong type.
+    #[error("missing export {0}")]
+    MissingExport(&'static str),
+    /// A start function is present.
+    #[error("programs cannot contain a start function")]
+    StartFunction,
+    /// Initial memory over 128 pages, or more than one memory.
+    #[error("memory exceeds limit: {0}")]
+    Memory(String),
+    /// A count limit is exceeded.
+    #[error("too many {what}: {count} > {limit}")]
+    Limit {
+        /// What is counted.
+        what: &'static str,
+        /// How many there are.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Deployable code for `wasm`: `EF F0 00 00` + brotli quality 11, window 22 (what cargo-stylus
+/// writes).
+pub fn pack(wasm: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xEF, 0xF0, 0x00, 0x00];
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &wasm[..], &mut out, &params).expect("compressing into a Vec cannot fail");
+    out
+}
+
+/// Whether `code` carries the Stylus prefix (what the chain checks before running it as WASM).
+pub fn is_stylus(code: &[u8]) -> bool {
+    code.len() > 3 && code.starts_with(&STYLUS_PREFIX)
+}
+
+/// The WASM inside deployed code.
+pub fn unpack(code: &[u8]) -> Result<Vec<u8>, ActivationError> {
+    if !is_stylus(code) {
+        return Err(ActivationError::NotWasm);
+    }
+    if code.len() > MAX_CODE_SIZE {
+        return Err(ActivationError::CodeTooLarge(code.len()));
+    }
+    if code[3] != 0 {
+        return Err(ActivationError::Dictionary(code[3]));
+    }
+    let mut wasm = Vec::new();
+    let mut reader = brotli::Decompressor::new(&code[4..], 4096).take(MAX_WASM_SIZE as u64 + 1);
+    reader.read_to_end(&mut wasm).map_err(|e| ActivationError::Decompress(e.to_string()))?;
+    if wasm.len() > MAX_WASM_SIZE {
+        return Err(ActivationError::WasmTooLarge);
+    }
+    Ok(wasm)
+}
+
+/// The WASM features Nitro's prover accepts: the MVP plus these four, and floats.
+pub fn nitro_features() -> WasmFeatures {
+    WasmFeatures::MUTABLE_GLOBAL
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::FLOATS
+}
+
+/// Facts about a program that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramInfo {
+    /// Initial memory, in pages.
+    pub initial_pages: u32,
+    /// Number of functions defined by the program.
+    pub functions: usize,
+    /// The hostios it imports.
+    pub imports: Vec<String>,
+}
+
+fn limit(what: &'static str, count: u64, max: u64) -> Result<(), ActivationError> {
+    if count > max {
+        return Err(ActivationError::Limit { what, count, limit: max });
+    }
+    Ok(())
+}
+
+/// Checks `wasm` the way Nitro does at activation.
+pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
+    if wasm.len() > MAX_WASM_SIZE {
+        return Err(ActivationError::WasmTooLarge);
+    }
+    let mut validator = Validator::new_with_features(nitro_features());
+    validator.validate_all(wasm).map_err(|e| ActivationError::Parse(e.to_string()))?;
+
+    let mut types: Vec<FuncType> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new(); // type index of every function, imports first
+    let mut imports = Vec::new();
+    let mut memories = Vec::new();
+    let mut entrypoint_ok = false;
+    let mut memory_export = false;
+    let mut entry_index = None;
+    let mut defined = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| ActivationError::Parse(e.to_string()))?;
+        match payload {
+            Payload::TypeSection(r) => {
+                for group in r.into_iter() {
+                    let group = group.map_err(|e| ActivationError::Parse(e.to_string()))?;
+                    for sub in group.into_types() {
+                        types.push(sub.unwrap_func().clone());
+                    }
+                }
+            }
+            Payload::ImportSection(r) => {
+                limit("imports", r.count() as u64, MAX_IMPORTS as u64)?;
+                for import in r {
+                    let import = import.map_err(|e| ActivationError::Parse(e.to_string()))?;
+                    let bad = |reason| ActivationError::Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        reason,
+                    };
+                    if import.module != "vm_hooks" {
+                        return Err(bad("imports must come from vm_hooks"));
+                    }
+                    let TypeRef::Func(ty) = import.ty else {
+                        return Err(bad("only functions can be imported"));
+                    };
+                    let Some(hostio) = HOSTIOS.iter().find(|h| h.name == import.name) else {
+                        return Err(bad("unknown hostio"));
+                    };
+                    let sig = &types[ty as usize];
+                    if sig.params() != hostio.params || sig.results() != hostio.results {
+                        return Err(bad("signature does not match the hostio"));
+                    }
+                    func_types.push(ty);
+                    imports.push(import.name.to_string());
+                }
+            }
+            Payload::FunctionSection(r) => {
+                defined = r.count() as usize;
+                limit("functions", (func_types.len() + defined) as u64, MAX_FUNCTIONS as u64)?;
+                for ty in r {
+                    func_types.push(ty.map_err(|e| ActivationError::Parse(e.to_string()))?);
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    memories.push(m.map_err(|e| ActivationError::Parse(e.to_string()))?);
+                }
+            }
+            Payload::ExportSection(r) => {
+                limit("exports", r.count() as u64, MAX_EXPORTS as u64)?;
+                for e in r {
+                    let e = e.map_err(|e| ActivationError::Parse(e.to_string()))?;
+                    match (e.name, e.kind) {
+                        (ENTRYPOINT, ExternalKind::Func) => entry_index = Some(e.index),
+                        ("memory", ExternalKind::Memory) => memory_export = true,
+                        _ => {}
+                    }
+                }
+            }
+            Payload::StartSection { .. } => return Err(ActivationError::StartFunction),
+            Payload::DataSection(r) => limit("data segments", r.count() as u64, MAX_DATA_SEGMENTS as u64)?,
+            Payload::CodeSectionEntry(body) => {
+                let mut locals = 0u64;
+                for l in body.get_locals_reader().map_err(|e| ActivationError::Parse(e.to_string()))? {
+                    locals += l.map_err(|e| ActivationError::Parse(e.to_string()))?.0 as u64;
+                }
+                limit("locals", locals, MAX_LOCALS as u64)?;
+            }
+            _ => {}
+        }
+    }
+    if let Some(i) = entry_index {
+        let ty = &types[func_types[i as usize] as usize];
+        entrypoint_ok = ty.params() == [ValType::I32] && ty.results() == [ValType::I32];
+    }
+    if !entrypoint_ok {
+        return Err(ActivationError::MissingExport(ENTRYPOINT));
+    }
+    if memories.len() != 1 || !memory_export {
+        if memories.len() > 1 {
+            return Err(ActivationError::Memory(format!("{} memories, at most 1", memories.len())));
+        }
+        return Err(ActivationError::MissingExport("memory"));
+    }
+    let initial = memories[0].initial;
+    if initial > MAX_INITIAL_PAGES {
+        return Err(ActivationError::Memory(format!("{initial} initial pages, at most {MAX_INITIAL_PAGES}")));
+    }
+    Ok(ProgramInfo { initial_pages: initial as u32, functions: defined, imports })
+}
+
+/// Unpacks and validates deployed code: everything activation checks.
+pub fn activate(code: &[u8]) -> Result<(Vec<u8>, ProgramInfo), ActivationError> {
+    let wasm = unpack(code)?;
+    let info = validate(&wasm)?;
+    Ok((wasm, info))
+}
