@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use wasmi::{Config, Engine, Linker, Module, Store};
+use wasmi::{Config, TrapCode, Engine, Linker, Module, Store};
 
 use super::api::{CallContext, EvmApi};
 use super::hostio::{self, Env};
@@ -124,7 +124,12 @@ impl Program {
                 Some(0) => Status::Success,
                 Some(_) => Status::Revert,
                 None if store.data().fault.is_some() => Status::Failure(store.data().fault.clone().unwrap_or_default()),
-                None if e.to_string().contains(OUT_OF_INK) || store.get_fuel().unwrap_or(0) == 0 => Status::OutOfInk,
+                None if e.as_trap_code() == Some(TrapCode::OutOfFuel)
+                    || e.to_string().contains(OUT_OF_INK)
+                    || store.get_fuel().unwrap_or(0) == 0 =>
+                {
+                    Status::OutOfInk
+                }
                 None => Status::Failure(e.to_string()),
             },
         };

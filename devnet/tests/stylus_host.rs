@@ -1,0 +1,254 @@
+//! The Stylus host against hand-written programs: what activation refuses (with Nitro's reasons)
+//! and what each hostio does when a program runs.
+
+use alloy_primitives::{keccak256, Address, B256};
+use avocado_devnet::stylus::{self, ActivationError, MemoryEvm, Program, Status};
+use k256::ecdsa::SigningKey;
+
+const HOOKS: &str = r#"
+  (import "vm_hooks" "read_args" (func $read_args (param i32)))
+  (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+"#;
+
+/// A program around `body`, the entrypoint's code (args at 0, `len` in local 0).
+fn program(imports: &str, body: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module {HOOKS} {imports}
+            (memory (export "memory") 1)
+            (func (export "user_entrypoint") (param $len i32) (result i32) {body}))"#
+    ))
+    .unwrap()
+}
+
+fn refuse(wat_src: &str) -> ActivationError {
+    let wasm = wat::parse_str(wat_src).unwrap();
+    stylus::activate(&stylus::pack(&wasm)).unwrap_err()
+}
+
+fn run(wasm: &[u8], evm: &mut MemoryEvm, to: Address, input: &[u8]) -> stylus::Receipt {
+    if !evm_has(evm, to) {
+        evm.deploy(to, Program::activate(&stylus::pack(wasm)).unwrap());
+    }
+    evm.transact(Address::repeat_byte(9), to, input, 10_000_000)
+}
+
+fn evm_has(evm: &mut MemoryEvm, to: Address) -> bool {
+    use avocado_devnet::stylus::EvmApi;
+    evm.code_hash(to) != B256::ZERO
+}
+
+const ECHO: &str = "(call $read_args (i32.const 0)) (call $write_result (i32.const 0) (local.get $len)) (i32.const 0)";
+
+#[test]
+fn minimal_program_activates_and_echoes() {
+    let wasm = program("", ECHO);
+    let code = stylus::pack(&wasm);
+    assert_eq!(&code[..4], &[0xEF, 0xF0, 0x00, 0x00]);
+    assert_eq!(stylus::unpack(&code).unwrap(), wasm);
+    let info = stylus::validate(&wasm).unwrap();
+    assert_eq!(info.initial_pages, 1);
+    let mut evm = MemoryEvm::new();
+    let r = run(&wasm, &mut evm, Address::with_last_byte(0xaa), b"hello stylus");
+    assert_eq!(r.outcome.status, Status::Success);
+    assert_eq!(r.outcome.output, b"hello stylus");
+    assert!(r.outcome.gas_used > 0);
+}
+
+#[test]
+fn activation_refuses_what_nitro_refuses() {
+    // Reference types: a funcref table with a typed select on a reference.
+    let e = refuse(r#"(module (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (drop (ref.null func)) (i32.const 0)))"#);
+    assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("reference types")), "{e}");
+    // Multi-value function results.
+    let e = refuse(r#"(module (memory (export "memory") 1)
+        (func $two (result i32 i32) (i32.const 1) (i32.const 2))
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("multi-value") || m.contains("multiple")), "{e}");
+    // An import from another module, and an unknown hostio.
+    let e = refuse(r#"(module (import "env" "abort" (func)) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert!(matches!(e, ActivationError::Import { ref module, .. } if module == "env"), "{e}");
+    let e = refuse(r#"(module (import "vm_hooks" "steal_funds" (func)) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert!(matches!(e, ActivationError::Import { reason: "unknown hostio", .. }), "{e}");
+    // A hostio imported with the wrong signature.
+    let e = refuse(r#"(module (import "vm_hooks" "read_args" (func (param i64))) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert!(matches!(e, ActivationError::Import { reason: "signature does not match the hostio", .. }), "{e}");
+    // Missing or mistyped entrypoint, missing memory.
+    let e = refuse(r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#);
+    assert_eq!(e, ActivationError::MissingExport("user_entrypoint"));
+    let e = refuse(r#"(module (memory (export "memory") 1) (func (export "user_entrypoint") (param i64) (result i32) (i32.const 0)))"#);
+    assert_eq!(e, ActivationError::MissingExport("user_entrypoint"));
+    let e = refuse(r#"(module (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert_eq!(e, ActivationError::MissingExport("memory"));
+    // A start function.
+    let e = refuse(r#"(module (memory (export "memory") 1) (func $s) (start $s)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert_eq!(e, ActivationError::StartFunction);
+    // Memory over 128 pages.
+    let e = refuse(r#"(module (memory (export "memory") 129) (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    assert!(matches!(e, ActivationError::Memory(_)), "{e}");
+    // Not Stylus code at all, and a dictionary this host does not ship.
+    assert_eq!(stylus::activate(&[0x60, 0x00]).unwrap_err(), ActivationError::NotWasm);
+    let mut code = stylus::pack(&program("", ECHO));
+    code[3] = 1;
+    assert_eq!(stylus::activate(&code).unwrap_err(), ActivationError::Dictionary(1));
+}
+
+#[test]
+fn deployed_code_over_24576_bytes_is_refused() {
+    // Incompressible data makes the packed code large.
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let noise: String = (0..26_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("\\{:02x}", x as u8)
+        })
+        .collect();
+    let wasm = wat::parse_str(format!(
+        r#"(module (memory (export "memory") 1) (data (i32.const 0) "{noise}")
+           (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#
+    ))
+    .unwrap();
+    let code = stylus::pack(&wasm);
+    assert!(code.len() > 24_576);
+    assert_eq!(stylus::activate(&code).unwrap_err(), ActivationError::CodeTooLarge(code.len()));
+}
+
+#[test]
+fn nonzero_status_reverts_with_the_written_result() {
+    let wasm = program("", "(call $read_args (i32.const 0)) (call $write_result (i32.const 0) (local.get $len)) (i32.const 1)");
+    let mut evm = MemoryEvm::new();
+    let r = run(&wasm, &mut evm, Address::with_last_byte(1 + 0xa0), b"nope");
+    assert_eq!(r.outcome.status, Status::Revert);
+    assert_eq!(r.outcome.output, b"nope");
+}
+
+const STORAGE: &str = r#"
+  (import "vm_hooks" "storage_load_bytes32" (func $load (param i32 i32)))
+  (import "vm_hooks" "storage_cache_bytes32" (func $cache (param i32 i32)))
+  (import "vm_hooks" "storage_flush_cache" (func $flush (param i32)))
+"#;
+
+#[test]
+fn storage_is_written_at_flush_and_dropped_on_revert() {
+    // args: key (32) ‖ value (32) ‖ mode (1): 0 = cache + flush, 1 = cache + revert, 2 = cache only.
+    let body = r#"
+        (call $read_args (i32.const 0))
+        (call $cache (i32.const 0) (i32.const 32))
+        ;; a load sees the cached value
+        (call $load (i32.const 0) (i32.const 100))
+        (if (i32.eq (i32.load8_u (i32.const 64)) (i32.const 1)) (then (return (i32.const 1))))
+        (if (i32.eq (i32.load8_u (i32.const 64)) (i32.const 0)) (then (call $flush (i32.const 0))))
+        (call $write_result (i32.const 100) (i32.const 32))
+        (i32.const 0)"#;
+    let wasm = program(STORAGE, body);
+    let to = Address::with_last_byte(0xb0);
+    let mut evm = MemoryEvm::new();
+    let key = B256::repeat_byte(1);
+    let input = |v: u8, mode: u8| [key.as_slice(), &[v; 32], &[mode]].concat();
+    let r = run(&wasm, &mut evm, to, &input(7, 0));
+    assert_eq!(r.outcome.output, [7u8; 32]);
+    assert_eq!(evm.storage(to, key), B256::repeat_byte(7));
+    assert_eq!(r.slots_written, 1);
+    let r = run(&wasm, &mut evm, to, &input(8, 1));
+    assert_eq!(r.outcome.status, Status::Revert);
+    assert_eq!(evm.storage(to, key), B256::repeat_byte(7));
+    // Cached but never flushed: the chain never sees it.
+    let r = run(&wasm, &mut evm, to, &input(9, 2));
+    assert_eq!(r.outcome.output, [9u8; 32]);
+    assert_eq!(evm.storage(to, key), B256::repeat_byte(7));
+}
+
+#[test]
+fn logs_keccak_and_context() {
+    let imports = r#"
+      (import "vm_hooks" "emit_log" (func $log (param i32 i32 i32)))
+      (import "vm_hooks" "native_keccak256" (func $keccak (param i32 i32 i32)))
+      (import "vm_hooks" "block_timestamp" (func $ts (result i64)))
+      (import "vm_hooks" "chainid" (func $chain (result i64)))
+      (import "vm_hooks" "msg_sender" (func $sender (param i32)))
+    "#;
+    // Log one topic (the first 32 bytes of args) with the rest as data; return
+    // keccak(args) ‖ timestamp ‖ chain id ‖ sender.
+    let body = r#"
+        (call $read_args (i32.const 0))
+        (call $log (i32.const 0) (local.get $len) (i32.const 1))
+        (call $keccak (i32.const 0) (local.get $len) (i32.const 1000))
+        (i64.store (i32.const 1032) (call $ts))
+        (i64.store (i32.const 1040) (call $chain))
+        (call $sender (i32.const 1048))
+        (call $write_result (i32.const 1000) (i32.const 68))
+        (i32.const 0)"#;
+    let wasm = program(imports, body);
+    let mut evm = MemoryEvm::new();
+    evm.block.timestamp = 1234;
+    evm.block.chain_id = 42;
+    let to = Address::with_last_byte(0xc0);
+    let args = [[5u8; 32].as_slice(), b"payload"].concat();
+    let r = run(&wasm, &mut evm, to, &args);
+    assert_eq!(r.outcome.status, Status::Success);
+    assert_eq!(&r.outcome.output[..32], keccak256(&args).as_slice());
+    assert_eq!(u64::from_le_bytes(r.outcome.output[32..40].try_into().unwrap()), 1234);
+    assert_eq!(u64::from_le_bytes(r.outcome.output[40..48].try_into().unwrap()), 42);
+    assert_eq!(&r.outcome.output[48..68], Address::repeat_byte(9).as_slice());
+    assert_eq!(r.logs.len(), 1);
+    assert_eq!((r.logs[0].address, r.logs[0].topics.clone(), r.logs[0].data.clone()), (to, vec![B256::repeat_byte(5)], b"payload".to_vec()));
+}
+
+#[test]
+fn static_call_to_ecrecover() {
+    let imports = r#"
+      (import "vm_hooks" "static_call_contract" (func $scall (param i32 i32 i32 i64 i32) (result i32)))
+      (import "vm_hooks" "read_return_data" (func $rrd (param i32 i32 i32) (result i32)))
+    "#;
+    // args = ecrecover input (128 bytes); address 0x01 stored at 2000.
+    let body = r#"
+        (call $read_args (i32.const 0))
+        (i32.store8 (i32.const 2019) (i32.const 1))
+        (drop (call $scall (i32.const 2000) (i32.const 0) (local.get $len) (i64.const 100000) (i32.const 3000)))
+        (call $write_result (i32.const 4000) (call $rrd (i32.const 4000) (i32.const 0) (i32.load (i32.const 3000))))
+        (i32.const 0)"#;
+    let wasm = program(imports, body);
+    let mut evm = MemoryEvm::new();
+    let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
+    let digest = keccak256(b"message");
+    let (sig, recid) = key.sign_prehash_recoverable(digest.as_slice()).unwrap();
+    let mut input = [0u8; 128];
+    input[..32].copy_from_slice(digest.as_slice());
+    input[63] = 27 + recid.is_y_odd() as u8;
+    input[64..].copy_from_slice(&sig.to_bytes());
+    let to = Address::with_last_byte(0xd0);
+    let r = run(&wasm, &mut evm, to, &input);
+    assert_eq!(&r.outcome.output[12..], Address::from_private_key(&key).as_slice());
+    input[63] = 30; // invalid v: empty output, not a revert
+    let r = run(&wasm, &mut evm, to, &input);
+    assert_eq!(r.outcome.status, Status::Success);
+    assert!(r.outcome.output.is_empty());
+}
+
+#[test]
+fn memory_grow_and_out_of_ink() {
+    let imports = r#"(import "vm_hooks" "pay_for_memory_grow" (func $pay (param i32)))"#;
+    let body = r#"
+        (call $pay (i32.const 3))
+        (drop (memory.grow (i32.const 3)))
+        (i32.store (i32.const 200000) (i32.const 77))
+        (call $write_result (i32.const 200000) (i32.const 4))
+        (i32.const 0)"#;
+    let wasm = program(imports, body);
+    let mut evm = MemoryEvm::new();
+    let r = run(&wasm, &mut evm, Address::with_last_byte(0xe0), b"");
+    assert_eq!(r.outcome.output, 77u32.to_le_bytes());
+    // An endless loop ends with all gas consumed.
+    let wasm = program("", "(loop $l (br $l)) (i32.const 0)");
+    let to = Address::with_last_byte(0xe1);
+    evm.deploy(to, Program::activate(&stylus::pack(&wasm)).unwrap());
+    let r = evm.transact(Address::ZERO, to, b"", 100_000);
+    assert_eq!(r.outcome.status, Status::OutOfInk);
+    assert_eq!(r.outcome.gas_used, 100_000);
+}
