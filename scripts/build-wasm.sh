@@ -2,6 +2,7 @@
 # Builds a Stylus contract crate of this workspace into the program Nitro activates.
 #
 #   scripts/build-wasm.sh <package> <name>
+#   scripts/build-wasm.sh --toolchain-only     # only install what the build needs
 #
 # writes target/<name>/<name>.wasm (the raw program) and target/<name>/<name>.bin (the deployable
 # code: EF F0 00 00 followed by brotli quality 11 of the program) and prints both sizes.
@@ -14,9 +15,14 @@ set -euo pipefail
 
 die() { echo "build-wasm: $*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: scripts/build-wasm.sh <package> <name>"
-package="$1"
-name="$2"
+toolchain_only=false
+if [ "${1:-}" = "--toolchain-only" ]; then
+    toolchain_only=true
+else
+    [ $# -eq 2 ] || die "usage: scripts/build-wasm.sh <package> <name> | --toolchain-only"
+fi
+package="${1:-}"
+name="${2:-}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
@@ -60,6 +66,8 @@ else
     rustflags="$rustflags -Zunstable-options -Cpanic=immediate-abort"
     linker_env=(CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-19)
 fi
+
+$toolchain_only && exit 0
 
 # The `wasm` profile (root Cargo.toml) is release with opt-level "z", abort, strip.
 env "${linker_env[@]}" CARGO_TARGET_DIR="$wasm_target_dir" \

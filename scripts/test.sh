@@ -22,6 +22,8 @@ failed_cmds=0
 run cargo test --workspace --locked
 # The exported-ABI check needs the SDK's export feature, which must never reach the WASM build.
 run cargo test --locked -p avocado-judge --features export-abi --test abi
+# cargo-stylus 0.10.10 must accept the judge crate (installed here when missing).
+run cargo test --locked -p avocado-tests --test cargo_stylus -- --ignored
 
 passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
