@@ -22,6 +22,8 @@ pub enum ParamsError {
     ChallengeDuration(u64),
 }
 
+impl core::error::Error for ParamsError {}
+
 impl core::fmt::Display for ParamsError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

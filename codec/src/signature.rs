@@ -42,6 +42,8 @@ pub enum SignatureError {
     WrongSigner,
 }
 
+impl core::error::Error for SignatureError {}
+
 impl core::fmt::Display for SignatureError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

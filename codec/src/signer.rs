@@ -73,6 +73,8 @@ pub enum FullySignedError {
     },
 }
 
+impl core::error::Error for FullySignedError {}
+
 impl core::fmt::Display for FullySignedError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

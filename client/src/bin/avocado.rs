@@ -1,0 +1,227 @@
+//! `avocado`: the command-line tool of Avocado.
+
+use std::path::PathBuf;
+
+use alloy_primitives::{keccak256, Address, LogData};
+use alloy_sol_types::{SolCall, SolEvent, SolInterface};
+use anyhow::{bail, Context, Result};
+use avocado_client::party::{Party, SignedState};
+use avocado_codec::{phase, signer, ChannelParams, Domain, IAvocadoJudge as I, State};
+use avocado_devnet::stylus::{self, MemoryEvm, Program, Status};
+use clap::{Parser, Subcommand};
+use k256::ecdsa::SigningKey;
+
+#[derive(Parser)]
+#[command(name = "avocado", version, about = "Generalized state channels on Arbitrum Stylus")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a 3-party channel against the real judge program on the embedded chain: open,
+    /// updates, a stale challenge answered by a watchtower, cooperative close.
+    Demo {
+        /// The judge's deployable code (`scripts/build-judge.sh` writes it).
+        #[arg(long, default_value = "target/judge/judge.bin")]
+        judge_code: PathBuf,
+        /// Off-chain updates to exchange.
+        #[arg(long, default_value_t = 10)]
+        updates: u64,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo { judge_code, updates } => demo(&judge_code, updates),
+    };
+    if let Err(e) = result {
+        eprintln!("avocado: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+const JUDGE: Address = Address::new([0xA6, 0xE4, 0x1F, 0xFD, 0x76, 0x94, 0x91, 0xA4, 0x2A, 0x6E, 0x5C, 0xE4, 0x53, 0x25, 0x9B, 0x93, 0x98, 0x3A, 0x22, 0xEF]);
+const CHAIN_ID: u64 = 412_346;
+const GAS: u64 = 30_000_000;
+const CHALLENGE_SECONDS: u64 = 3_600;
+
+/// The embedded chain with the judge deployed, and a record of what each step cost.
+struct Chain {
+    evm: MemoryEvm,
+    costs: Vec<(String, usize, u64, usize)>,
+}
+
+impl Chain {
+    fn send(&mut self, step: &str, from: Address, calldata: Vec<u8>) -> Result<Vec<LogData>> {
+        let r = self.evm.transact(from, JUDGE, &calldata, GAS);
+        match r.outcome.status {
+            Status::Success => {}
+            Status::Revert => {
+                let why = I::IAvocadoJudgeErrors::abi_decode(&r.outcome.output)
+                    .map(|e| format!("{e:?}"))
+                    .unwrap_or_else(|_| format!("0x{}", alloy_primitives::hex::encode(&r.outcome.output)));
+                bail!("{step}: the judge refused: {why}");
+            }
+            other => bail!("{step}: the judge failed: {other:?}"),
+        }
+        self.costs.push((step.to_string(), calldata.len(), r.outcome.gas_used, r.slots_written));
+        println!(
+            "    on chain: {step}: {} calldata bytes, ~{} gas, {} storage slots written",
+            calldata.len(),
+            r.outcome.gas_used,
+            r.slots_written
+        );
+        Ok(r.logs.into_iter().map(|l| LogData::new_unchecked(l.topics, l.data.into())).collect())
+    }
+
+    fn status(&mut self, id: alloy_primitives::B256) -> Result<I::statusReturn> {
+        let r = self.evm.transact(Address::ZERO, JUDGE, &I::statusCall { channelId: id }.abi_encode(), GAS);
+        Ok(I::statusCall::abi_decode_returns(&r.outcome.output)?)
+    }
+}
+
+fn phase_name(p: u8) -> &'static str {
+    match p {
+        phase::NONE => "None",
+        phase::OPEN => "Open",
+        phase::CHALLENGE => "Challenge",
+        phase::FINAL => "Final",
+        _ => "?",
+    }
+}
+
+fn balances(b: &[u64; 3]) -> Vec<u8> {
+    format!("alice={} bob={} carol={}", b[0], b[1], b[2]).into_bytes()
+}
+
+/// Every party signs `state`; everyone accepts the fully signed result.
+fn sign_round(parties: &mut [Party], state: &State) -> Result<SignedState> {
+    let mut signatures = Vec::new();
+    for p in parties.iter_mut() {
+        signatures.push(p.countersign(state).with_context(|| format!("{} refused to sign", p.name))?);
+    }
+    let full = SignedState { state: state.clone(), signatures };
+    for p in parties.iter_mut() {
+        p.accept(full.clone()).with_context(|| format!("{} refused the signed state", p.name))?;
+    }
+    Ok(full)
+}
+
+fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
+    let code = std::fs::read(judge_code)
+        .with_context(|| format!("cannot read {} (build it with scripts/build-judge.sh)", judge_code.display()))?;
+    let wasm = stylus::unpack(&code)?;
+    let program = Program::activate(&code).context("the judge does not pass Nitro's activation rules")?;
+    println!("Avocado demo — the real judge program on the embedded chain (chain id {CHAIN_ID})");
+    println!(
+        "  judge: {} bytes deployable ({} bytes of WASM), activated under Nitro's rules, at {JUDGE}",
+        code.len(),
+        wasm.len()
+    );
+    let mut evm = MemoryEvm::new();
+    evm.block.chain_id = CHAIN_ID;
+    evm.block.timestamp = 1_760_000_000;
+    evm.deploy(JUDGE, program);
+    let mut chain = Chain { evm, costs: Vec::new() };
+
+    let names = ["Alice", "Bob", "Carol"];
+    let keys: Vec<SigningKey> = names
+        .iter()
+        .map(|n| SigningKey::from_slice(keccak256(format!("avocado demo key {n}")).as_slice()).expect("a valid key"))
+        .collect();
+    let params = ChannelParams {
+        participants: keys.iter().map(|k| signer::address_of(k.verifying_key())).collect(),
+        nonce: 1,
+        challengeDuration: CHALLENGE_SECONDS,
+        executive: Address::ZERO,
+    };
+    let domain = Domain::new(CHAIN_ID, JUDGE);
+    let mut parties: Vec<Party> =
+        names.iter().zip(keys).map(|(n, k)| Party::new(n, k, domain, params.clone())).collect();
+    for p in &parties {
+        println!("  {:<5} {}", p.name, p.address());
+    }
+    let id = parties[0].channel_id;
+    println!("\n1. Alice, Bob and Carol agree on a channel {id}");
+    let mut bal = [100u64, 100, 100];
+    let s0 = parties[0].propose(&balances(&bal), false);
+    let genesis = sign_round(&mut parties, &s0)?;
+    println!("   v0 signed by all three: {:?}", String::from_utf8_lossy(&genesis.state.data));
+    let call = I::openCall { params: params.clone(), state: genesis.state.clone(), sigs: genesis.sigs() };
+    chain.send("open", parties[0].address(), call.abi_encode())?;
+
+    println!("\n2. {updates} updates off chain, each signed by everyone (no transactions)");
+    let mut history = vec![genesis];
+    for i in 0..updates {
+        let (from, to) = ((i % 3) as usize, ((i + 1) % 3) as usize);
+        let amount = 1 + i % 7;
+        bal[from] -= amount;
+        bal[to] += amount;
+        let proposer = i as usize % 3;
+        let next = parties[proposer].propose(&balances(&bal), false);
+        let full = sign_round(&mut parties, &next)?;
+        println!(
+            "   v{:<2} proposed by {:<5} {:?}",
+            full.state.version,
+            parties[proposer].name,
+            String::from_utf8_lossy(&full.state.data)
+        );
+        history.push(full);
+    }
+    let latest = history.last().expect("at least the genesis").clone();
+
+    let stale = history[history.len() / 2].clone();
+    println!("\n3. Carol tries to close with the stale v{} (she was richer then)", stale.state.version);
+    let call = I::challengeCall {
+        params: params.clone(),
+        state: stale.state.clone(),
+        sigs: stale.sigs(),
+        challengerSig: parties[2].challenge_signature(stale.state.version),
+    };
+    let logs = chain.send("challenge (stale)", parties[2].address(), call.abi_encode())?;
+    let started = I::ChallengeStarted::decode_log_data(&logs[0])?;
+    println!(
+        "   ChallengeStarted: version {} by {}, final at {} unless answered",
+        started.version, started.challenger, started.finalizesAt
+    );
+
+    println!("\n4. Alice's watchtower sees the event: v{} < her v{}; it answers before the deadline", started.version, latest.state.version);
+    chain.evm.block.timestamp += CHALLENGE_SECONDS / 2;
+    let call = I::checkpointCall { params: params.clone(), state: latest.state.clone(), sigs: latest.sigs() };
+    chain.send("checkpoint (watchtower)", parties[0].address(), call.abi_encode())?;
+    let st = chain.status(id)?;
+    println!("   status: {} at v{}, deadline {}", phase_name(st.phase), st.version, st.finalizesAt);
+    if st.version != latest.state.version {
+        bail!("the judge holds v{}, expected v{}", st.version, latest.state.version);
+    }
+
+    println!("\n5. Everyone signs a final state; anyone relays it: the channel is final at once");
+    let fin = parties[1].propose(&balances(&bal), true);
+    let fin = sign_round(&mut parties, &fin)?;
+    let call = I::concludeCall { params: params.clone(), state: fin.state.clone(), sigs: fin.sigs() };
+    chain.send("conclude", parties[1].address(), call.abi_encode())?;
+    let st = chain.status(id)?;
+    let r = chain.evm.transact(Address::ZERO, JUDGE, &I::finalStateCall { channelId: id }.abi_encode(), GAS);
+    let fs = I::finalStateCall::abi_decode_returns(&r.outcome.output)?;
+    println!(
+        "   status: {} at v{}; finalState dataHash {} {}",
+        phase_name(st.phase),
+        fs.version,
+        fs.dataHash,
+        if fs.dataHash == keccak256(&fin.state.data) { "= keccak256(final data)" } else { "MISMATCH" }
+    );
+    println!("   final balances: {}", String::from_utf8_lossy(&fin.state.data));
+
+    println!("\nCosts (gas from the devnet host's ink meter, an estimate close to Nitro's):");
+    println!("   {:<26} {:>9} {:>9} {:>6}", "step", "calldata", "gas", "slots");
+    for (step, bytes, gas, slots) in &chain.costs {
+        println!("   {step:<26} {bytes:>9} {gas:>9} {slots:>6}");
+    }
+    if fs.dataHash != keccak256(&fin.state.data) || st.phase != phase::FINAL {
+        bail!("the channel did not end with the final state");
+    }
+    Ok(())
+}
