@@ -248,11 +248,3 @@ impl JudgeHarness for Native {
 
 avocado_tests::judge_scenario_tests!(native());
 
-#[test]
-fn storage_slots_per_operation() {
-    let report = sc::storage_per_operation(&mut native());
-    println!("storage slots written per operation (2-party, 64-byte state): {report:?}");
-    // open and checkpoint write meta + data hash; challenge with the same state only moves the
-    // packed word; conclude with a new state writes both.
-    assert_eq!(report, vec![("open", Some(2)), ("checkpoint", Some(2)), ("challenge", Some(1)), ("conclude", Some(2))]);
-}

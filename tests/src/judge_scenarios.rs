@@ -530,8 +530,17 @@ pub fn committed_vectors(h: &mut dyn JudgeHarness) {
     assert!(accepted >= 6);
 }
 
-/// Runs one scenario and reports storage writes per operation when the harness counts them.
-pub fn storage_per_operation(h: &mut dyn JudgeHarness) -> Vec<(&'static str, Option<usize>)> {
+/// Storage slots written by each operation (2-party, 64-byte states): open and checkpoint write
+/// the packed word and the data hash; a challenge with the stored state moves only the packed
+/// word; conclude with a new state writes both.
+pub fn storage_per_operation(h: &mut dyn JudgeHarness) {
+    let report = slots_per_operation(h);
+    println!("storage slots written per operation (2-party, 64-byte state): {report:?}");
+    assert_eq!(report, vec![("open", Some(2)), ("checkpoint", Some(2)), ("challenge", Some(1)), ("conclude", Some(2))]);
+}
+
+/// Runs open, checkpoint, challenge, conclude and reports the slots each wrote.
+pub fn slots_per_operation(h: &mut dyn JudgeHarness) -> Vec<(&'static str, Option<usize>)> {
     let f = Fixture::new(2, 600);
     let s0 = f.state(0, &[0u8; 64], false);
     let s1 = f.state(1, &[1u8; 64], false);
@@ -565,6 +574,7 @@ pub const ALL: &[(&str, fn(&mut dyn JudgeHarness))] = &[
     ("conclude", conclude),
     ("views", views),
     ("committed_vectors", committed_vectors),
+    ("storage_per_operation", storage_per_operation),
 ];
 
 /// Declares one `#[test]` per scenario, each on a fresh harness from `$make`.
@@ -575,7 +585,7 @@ macro_rules! judge_scenario_tests {
             open_two_party open_three_party open_twice checkpoint_versions wrong_signers
             malleable_and_unrecoverable bad_params max_participants data_limit wrong_channel
             replays challenge_deadline challenge_errors challenge_unopened conclude views
-            committed_vectors);
+            committed_vectors storage_per_operation);
     };
     (@each $make:expr; $($name:ident)*) => {
         $(

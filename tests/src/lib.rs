@@ -5,3 +5,4 @@
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
 pub mod judge_scenarios;
+pub mod stylus_judge;

@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use alloy_primitives::{hex, Address, LogData};
-use avocado_devnet::stylus::{self, MemoryEvm, Program, Status};
-use avocado_tests::judge_scenarios::{self as sc, JudgeHarness, Outcome};
+use alloy_primitives::hex;
+use avocado_devnet::stylus;
+use avocado_tests::{judge_scenarios as sc, stylus_judge::StylusJudge};
 
 /// EVM init code cargo-stylus prepends: `PUSH32 len, DUP1, PUSH1 43, PUSH1 0, CODECOPY, PUSH1 0, RETURN, 0x00`.
 fn split_initcode(init: &[u8]) -> &[u8] {
@@ -15,27 +15,6 @@ fn split_initcode(init: &[u8]) -> &[u8] {
     assert_eq!(&init[33..43], &[0x80, 0x60, 0x2b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3, 0x00]);
     assert_eq!(init.len(), 43 + len);
     &init[43..]
-}
-
-struct Host(MemoryEvm);
-
-impl JudgeHarness for Host {
-    fn set_time(&mut self, t: u64) {
-        self.0.block.timestamp = t;
-    }
-    fn time(&self) -> u64 {
-        self.0.block.timestamp
-    }
-    fn send(&mut self, calldata: Vec<u8>) -> Outcome {
-        let r = self.0.transact(Address::repeat_byte(1), sc::JUDGE, &calldata, 30_000_000);
-        let result = match r.outcome.status {
-            Status::Success => Ok(r.outcome.output),
-            Status::Revert => Err(r.outcome.output),
-            other => panic!("{other:?}"),
-        };
-        let logs = r.logs.into_iter().map(|l| LogData::new_unchecked(l.topics, l.data.into())).collect();
-        Outcome { result, logs, slots_written: Some(r.slots_written), gas_used: Some(r.outcome.gas_used) }
-    }
 }
 
 #[test]
@@ -57,11 +36,6 @@ fn cargo_stylus_builds_an_equivalent_judge() {
     println!("cargo-stylus deployable judge: {} bytes", code.len());
     for (name, scenario) in sc::ALL {
         println!("scenario {name}");
-        let program = Program::activate(code).expect("cargo-stylus' build of the judge activates");
-        let mut evm = MemoryEvm::new();
-        evm.block.chain_id = sc::CHAIN_ID;
-        evm.block.timestamp = sc::GENESIS_TIME;
-        evm.deploy(sc::JUDGE, program);
-        scenario(&mut Host(evm));
+        scenario(&mut StylusJudge::new(code).expect("cargo-stylus' build of the judge activates"));
     }
 }
