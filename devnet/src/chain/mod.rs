@@ -1,0 +1,236 @@
+//! The devnet's chain: revm state and execution with Stylus frames and Arbitrum precompiles,
+//! one block per transaction.
+//!
+//! [`Chain`] is the whole state machine and knows nothing of networking: the JSON-RPC server
+//! drives it, and tests drive it directly.
+
+pub mod arbos;
+pub mod evm;
+
+use std::convert::Infallible;
+
+use alloy_primitives::{address, Address, Bytes, Log, B256, U256};
+use revm::{
+    context::{BlockEnv, CfgEnv, Context, ContextTr, JournalTr, TxEnv},
+    context_interface::result::{EVMError, ExecutionResult, ResultAndState},
+    database::{CacheDB, EmptyDB},
+    handler::{EthFrame, Handler, MainnetHandler},
+    interpreter::interpreter::EthInterpreter,
+    primitives::{hardfork::SpecId, TxKind},
+    state::{AccountInfo, Bytecode},
+    DatabaseCommit, DatabaseRef,
+};
+
+use evm::{Db, DevEvm, ProgramCache};
+
+/// The Nitro devnode's prefunded development key's address.
+pub const DEV_ACCOUNT: Address = address!("3f1Eae7D46d88F08fc2F8ed27FCb2AB183EB2d0E");
+/// Nitro's base fee on a quiet chain: 0.1 gwei.
+pub const BASE_FEE: u64 = 100_000_000;
+/// Block gas limit.
+pub const BLOCK_GAS_LIMIT: u64 = 1_125_899_906_842_624;
+
+/// Chain parameters.
+#[derive(Clone, Debug)]
+pub struct ChainConfig {
+    /// Chain id.
+    pub chain_id: u64,
+    /// Accounts funded at genesis, with their balances.
+    pub funded: Vec<(Address, U256)>,
+    /// Timestamp of the genesis block.
+    pub genesis_timestamp: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            chain_id: 412_346,
+            funded: vec![(DEV_ACCOUNT, U256::from(10u64).pow(U256::from(30u64)))],
+            genesis_timestamp: 1_700_000_000,
+        }
+    }
+}
+
+/// A transaction's effect, as a receipt reports it.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    /// revm's result (success with logs and output, revert, or halt).
+    pub result: ExecutionResult,
+    /// The created contract, for a creation.
+    pub contract_address: Option<Address>,
+}
+
+impl Executed {
+    /// Whether the transaction succeeded.
+    pub fn is_success(&self) -> bool {
+        self.result.is_success()
+    }
+
+    /// Output (return data, revert data, or nothing).
+    pub fn output(&self) -> Bytes {
+        self.result.output().cloned().unwrap_or_default()
+    }
+
+    /// Logs of a successful transaction.
+    pub fn logs(&self) -> &[Log] {
+        self.result.logs()
+    }
+
+    /// Gas used by the transaction.
+    pub fn gas_used(&self) -> u64 {
+        self.result.tx_gas_used()
+    }
+}
+
+/// Why a transaction cannot be included at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    /// revm refused the transaction (nonce, balance, gas limit, …).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The devnet's state machine.
+pub struct Chain {
+    db: Db,
+    programs: ProgramCache,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Number of the latest block.
+    pub block_number: u64,
+    /// Timestamp of the latest block.
+    pub timestamp: u64,
+    /// Added to the next block's timestamp (`evm_increaseTime`).
+    pub time_offset: u64,
+    /// When set, every new block gets this timestamp (tests and `evm_setNextBlockTimestamp`).
+    pub pinned_timestamp: Option<u64>,
+}
+
+impl Chain {
+    /// A chain at genesis.
+    pub fn new(config: &ChainConfig) -> Self {
+        let mut db = CacheDB::new(EmptyDB::default());
+        for (addr, balance) in &config.funded {
+            db.insert_account_info(*addr, AccountInfo { balance: *balance, ..Default::default() });
+        }
+        // Like Nitro: every precompile address has code 0xFE, so Solidity sees code there; the
+        // ArbOS state account has a nonce so it is never pruned as empty.
+        for addr in arbos::ARB_PRECOMPILES.iter().chain([&address!("00000000000000000000000000000000000000ff")]) {
+            db.insert_account_info(*addr, AccountInfo { code: Some(Bytecode::new_raw(Bytes::from_static(&[0xFE]))), ..Default::default() });
+        }
+        db.insert_account_info(arbos::ARBOS_STATE, AccountInfo { nonce: 1, ..Default::default() });
+        Self {
+            db,
+            programs: ProgramCache::default(),
+            chain_id: config.chain_id,
+            block_number: 0,
+            timestamp: config.genesis_timestamp,
+            time_offset: 0,
+            pinned_timestamp: None,
+        }
+    }
+
+    /// The timestamp the next block gets.
+    pub fn next_timestamp(&self) -> u64 {
+        self.pinned_timestamp.unwrap_or((self.timestamp + 1).max(self.timestamp + self.time_offset))
+    }
+
+    fn block_env(&self, number: u64, timestamp: u64) -> BlockEnv {
+        BlockEnv {
+            number: U256::from(number),
+            timestamp: U256::from(timestamp),
+            gas_limit: BLOCK_GAS_LIMIT,
+            basefee: BASE_FEE,
+            beneficiary: Address::ZERO,
+            prevrandao: Some(B256::ZERO),
+            ..Default::default()
+        }
+    }
+
+    fn cfg(&self, for_call: bool) -> CfgEnv {
+        let mut cfg = CfgEnv::new_with_spec(SpecId::PRAGUE);
+        cfg.chain_id = self.chain_id;
+        cfg.disable_eip3541 = true;
+        if for_call {
+            cfg.disable_nonce_check = true;
+            cfg.disable_base_fee = true;
+            cfg.disable_balance_check = true;
+        }
+        cfg
+    }
+
+    fn execute(&mut self, tx: TxEnv, block: BlockEnv, for_call: bool) -> Result<(ResultAndState, Db), TxError> {
+        let db = std::mem::replace(&mut self.db, CacheDB::new(EmptyDB::default()));
+        let snapshot = if for_call { Some(db.clone()) } else { None };
+        let ctx: evm::Ctx = Context::<BlockEnv, TxEnv, CfgEnv, Db>::new(db, SpecId::PRAGUE).with_block(block).with_tx(tx).with_cfg(self.cfg(for_call));
+        let mut evm = DevEvm::new(ctx, self.programs.clone());
+        let result = MainnetHandler::<DevEvm, EVMError<Infallible>, EthFrame<EthInterpreter>>::default().run(&mut evm);
+        let state = evm.ctx().journal_mut().finalize();
+        let db = evm.into_ctx().journaled_state.database;
+        match result {
+            Ok(result) => Ok((ResultAndState { result, state }, snapshot.unwrap_or(db))),
+            Err(e) => {
+                self.db = snapshot.unwrap_or(db);
+                Err(TxError::Invalid(e.to_string()))
+            }
+        }
+    }
+
+    /// Executes `tx` in a new block and commits it.
+    pub fn transact(&mut self, tx: TxEnv) -> Result<Executed, TxError> {
+        let number = self.block_number + 1;
+        let timestamp = self.next_timestamp();
+        let nonce = tx.nonce;
+        let caller = tx.caller;
+        let is_create = tx.kind == TxKind::Create;
+        let (out, mut db) = self.execute(tx, self.block_env(number, timestamp), false)?;
+        db.commit(out.state);
+        self.db = db;
+        self.block_number = number;
+        self.timestamp = timestamp;
+        self.time_offset = 0;
+        let contract_address = if is_create && out.result.is_success() { Some(caller.create(nonce)) } else { None };
+        Ok(Executed { result: out.result, contract_address })
+    }
+
+    /// Executes `tx` against the latest state without committing (`eth_call`).
+    pub fn call(&mut self, tx: TxEnv) -> Result<Executed, TxError> {
+        let block = self.block_env(self.block_number + 1, self.next_timestamp());
+        let (out, db) = self.execute(tx, block, true)?;
+        self.db = db;
+        Ok(Executed { result: out.result, contract_address: None })
+    }
+
+    /// Balance of an account.
+    pub fn balance(&self, addr: Address) -> U256 {
+        self.db.basic_ref(addr).ok().flatten().map(|a| a.balance).unwrap_or_default()
+    }
+
+    /// Nonce of an account.
+    pub fn nonce(&self, addr: Address) -> u64 {
+        self.db.basic_ref(addr).ok().flatten().map(|a| a.nonce).unwrap_or_default()
+    }
+
+    /// Code of an account.
+    pub fn code(&self, addr: Address) -> Bytes {
+        self.db
+            .basic_ref(addr)
+            .ok()
+            .flatten()
+            .and_then(|a| a.code)
+            .map(|c| c.original_bytes())
+            .unwrap_or_default()
+    }
+
+    /// A storage slot.
+    pub fn storage(&self, addr: Address, key: U256) -> U256 {
+        self.db.storage_ref(addr, key).unwrap_or_default()
+    }
+
+    /// Sets an account's balance (`anvil_setBalance`).
+    pub fn set_balance(&mut self, addr: Address, balance: U256) {
+        let mut info = self.db.basic_ref(addr).ok().flatten().unwrap_or_default();
+        info.balance = balance;
+        self.db.insert_account_info(addr, info);
+    }
+}
