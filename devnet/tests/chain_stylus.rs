@@ -9,15 +9,6 @@ use avocado_devnet::{
 };
 use revm::{context::TxEnv, primitives::TxKind};
 
-/// cargo-stylus' deployment prelude: returns the code that follows it.
-fn init_code(code: &[u8]) -> Vec<u8> {
-    let mut init = vec![0x7f];
-    init.extend_from_slice(&U256::from(code.len()).to_be_bytes::<32>());
-    init.extend_from_slice(&[0x80, 0x60, 0x2b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3, 0x00]);
-    init.extend_from_slice(code);
-    init
-}
-
 fn send(chain: &mut Chain, to: TxKind, data: Vec<u8>, value: U256) -> Executed {
     let tx = TxEnv::builder()
         .caller(DEV_ACCOUNT)
@@ -49,7 +40,7 @@ fn echo_program() -> Vec<u8> {
 }
 
 fn deploy(chain: &mut Chain, code: &[u8]) -> Address {
-    let r = send(chain, TxKind::Create, init_code(code), U256::ZERO);
+    let r = send(chain, TxKind::Create, stylus::init_code(code), U256::ZERO);
     assert!(r.is_success(), "{:?}", r.result);
     let addr = r.contract_address.unwrap();
     assert_eq!(chain.code(addr).as_ref(), code);
@@ -104,7 +95,7 @@ fn ArbWasm_addr() -> Address {
 #[test]
 fn eip3541_still_refuses_other_ef_code() {
     let mut chain = Chain::new(&ChainConfig::default());
-    let r = send(&mut chain, TxKind::Create, init_code(&[0xEF, 0x00, 0x01, 0x02]), U256::ZERO);
+    let r = send(&mut chain, TxKind::Create, stylus::init_code(&[0xEF, 0x00, 0x01, 0x02]), U256::ZERO);
     assert!(!r.is_success());
     assert!(format!("{:?}", r.result).contains("CreateContractStartingWithEF"), "{:?}", r.result);
 }

@@ -5,4 +5,5 @@
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
 pub mod judge_scenarios;
+pub mod revm_judge;
 pub mod stylus_judge;

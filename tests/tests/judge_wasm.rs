@@ -27,3 +27,11 @@ fn judge_passes_nitro_activation_rules() {
     assert!(info.imports.iter().all(|i| stylus::hostio::HOSTIOS.iter().any(|h| h.name == i)));
     assert!(info.imports.contains(&"static_call_contract".to_string()));
 }
+
+/// The same suite on the devnet's revm chain: real transactions, ArbWasm activation, revm's
+/// journal around every Stylus frame.
+mod on_chain {
+    use avocado_tests::revm_judge::RevmJudge;
+
+    avocado_tests::judge_scenario_tests!(RevmJudge::new(super::judge_bin()));
+}

@@ -58,6 +58,8 @@ pub struct Executed {
     pub result: ExecutionResult,
     /// The created contract, for a creation.
     pub contract_address: Option<Address>,
+    /// Storage slots whose value the transaction changed: (account, slot, new value).
+    pub storage_changes: Vec<(Address, U256, U256)>,
 }
 
 impl Executed {
@@ -184,13 +186,21 @@ impl Chain {
         let caller = tx.caller;
         let is_create = tx.kind == TxKind::Create;
         let (out, mut db) = self.execute(tx, self.block_env(number, timestamp), false)?;
-        db.commit(out.state);
-        self.db = db;
         self.block_number = number;
         self.timestamp = timestamp;
         self.time_offset = 0;
         let contract_address = if is_create && out.result.is_success() { Some(caller.create(nonce)) } else { None };
-        Ok(Executed { result: out.result, contract_address })
+        let mut storage_changes: Vec<(Address, U256, U256)> = out
+            .state
+            .iter()
+            .flat_map(|(a, acc)| {
+                acc.storage.iter().filter(|(_, s)| s.is_changed()).map(move |(k, s)| (*a, *k, s.present_value))
+            })
+            .collect();
+        storage_changes.sort();
+        db.commit(out.state);
+        self.db = db;
+        Ok(Executed { result: out.result, contract_address, storage_changes })
     }
 
     /// Executes `tx` against the latest state without committing (`eth_call`).
@@ -198,7 +208,7 @@ impl Chain {
         let block = self.block_env(self.block_number + 1, self.next_timestamp());
         let (out, db) = self.execute(tx, block, true)?;
         self.db = db;
-        Ok(Executed { result: out.result, contract_address: None })
+        Ok(Executed { result: out.result, contract_address: None, storage_changes: Vec::new() })
     }
 
     /// Balance of an account.
@@ -225,6 +235,15 @@ impl Chain {
     /// A storage slot.
     pub fn storage(&self, addr: Address, key: U256) -> U256 {
         self.db.storage_ref(addr, key).unwrap_or_default()
+    }
+
+    /// Sets an account's code (`anvil_setCode`).
+    pub fn set_code(&mut self, addr: Address, code: Bytes) {
+        let mut info = self.db.basic_ref(addr).ok().flatten().unwrap_or_default();
+        let code = Bytecode::new_raw(code);
+        info.code_hash = code.hash_slow();
+        info.code = Some(code);
+        self.db.insert_account_info(addr, info);
     }
 
     /// Sets an account's balance (`anvil_setBalance`).

@@ -11,4 +11,4 @@ pub mod program;
 pub use api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};
 pub use exec::{Outcome, Program, Status};
 pub use memory_evm::{ecrecover, EmittedLog, MemoryEvm, Receipt};
-pub use program::{activate, is_stylus, pack, unpack, validate, ActivationError, ProgramInfo};
+pub use program::{activate, init_code, is_stylus, pack, unpack, validate, ActivationError, ProgramInfo};

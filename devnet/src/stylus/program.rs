@@ -261,3 +261,15 @@ pub fn activate(code: &[u8]) -> Result<(Vec<u8>, ProgramInfo), ActivationError> 
     let info = validate(&wasm)?;
     Ok((wasm, info))
 }
+
+/// EVM init code that deploys `code` as it is: cargo-stylus' 43-byte prelude
+/// (`PUSH32 len, DUP1, PUSH1 43, PUSH1 0, CODECOPY, PUSH1 0, RETURN`, version byte 0) + `code`.
+pub fn init_code(code: &[u8]) -> Vec<u8> {
+    let mut init = vec![0x7f];
+    let mut len = [0u8; 32];
+    len[24..].copy_from_slice(&(code.len() as u64).to_be_bytes());
+    init.extend_from_slice(&len);
+    init.extend_from_slice(&[0x80, 0x60, 0x2b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3, 0x00]);
+    init.extend_from_slice(code);
+    init
+}
