@@ -2,4 +2,5 @@
 #![warn(missing_docs)]
 
 pub mod chain;
+pub mod rpc;
 pub mod stylus;

@@ -10,7 +10,10 @@
 //! EIP-3541 forbids deploying code that starts with 0xEF; Arbitrum exempts Stylus programs. revm's
 //! check is switched off and re-imposed here, exempting only the Stylus prefix.
 
-use std::{collections::HashMap, rc::Rc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use alloy_primitives::{Address, Bytes, Log, LogData, B256, U256};
 use revm::{
@@ -39,15 +42,16 @@ type Inner = Evm<Ctx, (), EthInstructions<EthInterpreter, Ctx>, ArbPrecompiles, 
 
 /// Compiled programs by code hash: compilation is not part of the chain's state, only a cache.
 #[derive(Default, Clone)]
-pub struct ProgramCache(Rc<std::cell::RefCell<HashMap<B256, Rc<Program>>>>);
+pub struct ProgramCache(Arc<Mutex<HashMap<B256, Arc<Program>>>>);
 
 impl ProgramCache {
-    fn get_or_compile(&self, code_hash: B256, code: &[u8]) -> Option<Rc<Program>> {
-        if let Some(p) = self.0.borrow().get(&code_hash) {
+    fn get_or_compile(&self, code_hash: B256, code: &[u8]) -> Option<Arc<Program>> {
+        let mut cache = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(p) = cache.get(&code_hash) {
             return Some(p.clone());
         }
-        let program = Rc::new(Program::activate(code).ok()?);
-        self.0.borrow_mut().insert(code_hash, program.clone());
+        let program = Arc::new(Program::activate(code).ok()?);
+        cache.insert(code_hash, program.clone());
         Some(program)
     }
 }

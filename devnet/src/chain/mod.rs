@@ -93,6 +93,7 @@ pub enum TxError {
 }
 
 /// The devnet's state machine.
+#[derive(Clone)]
 pub struct Chain {
     db: Db,
     programs: ProgramCache,
@@ -246,10 +247,36 @@ impl Chain {
         self.db.insert_account_info(addr, info);
     }
 
+    /// Sets an account's nonce (`anvil_setNonce`).
+    pub fn set_nonce(&mut self, addr: Address, nonce: u64) {
+        let mut info = self.db.basic_ref(addr).ok().flatten().unwrap_or_default();
+        info.nonce = nonce;
+        self.db.insert_account_info(addr, info);
+    }
+
+    /// Sets a storage slot (`anvil_setStorageAt`).
+    pub fn set_storage(&mut self, addr: Address, key: U256, value: U256) {
+        let _ = self.db.insert_account_storage(addr, key, value);
+    }
+
+    /// Clears an account's storage (state override `state`).
+    pub fn clear_storage(&mut self, addr: Address) {
+        let _ = self.db.replace_account_storage(addr, Default::default());
+    }
+
     /// Sets an account's balance (`anvil_setBalance`).
     pub fn set_balance(&mut self, addr: Address, balance: U256) {
         let mut info = self.db.basic_ref(addr).ok().flatten().unwrap_or_default();
         info.balance = balance;
         self.db.insert_account_info(addr, info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chain_can_move_between_threads() {
+        fn send<T: Send + 'static>() {}
+        send::<super::Chain>();
     }
 }
