@@ -99,7 +99,9 @@ pub async fn start(config: ChainConfig, addr: SocketAddr) -> std::io::Result<Dev
     let (blocks, _) = broadcast::channel(256);
     let shared = Arc::new(Shared { node: Mutex::new(Node::new(&config)), blocks });
     let module = methods(shared).map_err(std::io::Error::other)?;
-    let server = Server::builder().build(addr).await?;
+    // Every request is logged at debug level (`RUST_LOG=jsonrpsee=debug`).
+    let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().rpc_logger(256);
+    let server = Server::builder().set_rpc_middleware(rpc_middleware).build(addr).await?;
     let addr = server.local_addr()?;
     let handle = server.start(module);
     Ok(DevnetHandle { addr, handle })

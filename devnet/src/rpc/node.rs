@@ -40,8 +40,9 @@ impl RpcError {
     }
     /// Code 3, "execution reverted", with the revert data (what cast and cargo-stylus decode).
     pub fn reverted(data: Bytes) -> Self {
-        let message = match alloy_sol_types::decode_revert_reason(&data) {
-            Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}"),
+        use alloy_sol_types::SolError;
+        let message = match alloy_sol_types::Revert::abi_decode(&data) {
+            Ok(r) if !r.reason.is_empty() => format!("execution reverted: {}", r.reason),
             _ => "execution reverted".to_string(),
         };
         Self { code: 3, message, data: Some(data) }
