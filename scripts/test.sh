@@ -24,6 +24,14 @@ run cargo test --workspace --locked
 run cargo test --locked -p avocado-judge --features export-abi --test abi
 # cargo-stylus 0.10.10 must accept the judge crate (installed here when missing).
 run cargo test --locked -p avocado-tests --test cargo_stylus -- --ignored
+# Tools nobody here wrote against the devnet: cargo-stylus deploys, foundry's cast drives the judge.
+if [ ! -x target/tools/node_modules/.bin/cast ]; then
+    command -v npm >/dev/null || { echo "test.sh: npm is needed to install foundry's cast" >&2; exit 1; }
+    echo "installing cast (npm @foundry-rs/cast) into target/tools"
+    mkdir -p target/tools
+    (cd target/tools && npm install --no-audit --no-fund --silent @foundry-rs/cast@1.7.1 >/dev/null)
+fi
+run cargo test --locked -p avocado-tests --test devnet_tools -- --ignored
 
 passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
