@@ -156,3 +156,49 @@ fn evm_calls_stylus_and_stylus_calls_evm() {
     assert!(r.is_success(), "{:?}", r.result);
     assert_eq!(U256::from_be_slice(&r.output()), U256::from(42));
 }
+
+#[test]
+fn activation_through_arbwasm_refuses_with_nitros_reasons() {
+    let mut chain = Chain::new(&ChainConfig::default());
+    let cases = [
+        (
+            "reference types",
+            r#"(module (memory (export "memory") 1)
+                (func (export "user_entrypoint") (param i32) (result i32) (drop (ref.null func)) (i32.const 0)))"#,
+        ),
+        (
+            "unknown hostio",
+            r#"(module (import "vm_hooks" "steal_funds" (func)) (memory (export "memory") 1)
+                (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+        ),
+        ("missing export user_entrypoint", r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#),
+        (
+            "start function",
+            r#"(module (memory (export "memory") 1) (func $s) (start $s)
+                (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+        ),
+    ];
+    for (reason, wat_src) in cases {
+        let code = stylus::pack(&wat::parse_str(wat_src).unwrap());
+        let program = deploy(&mut chain, &code);
+        let r = send(&mut chain, TxKind::Call(ArbWasm_addr()), ArbWasm::activateProgramCall { program }.abi_encode(), U256::from(10u64).pow(U256::from(18u64)));
+        assert!(!r.is_success(), "{reason}: activated");
+        let msg = alloy_sol_types::Revert::abi_decode(&r.output()).expect("an Error(string) revert").reason;
+        assert!(msg.contains(reason), "{reason}: {msg}");
+    }
+    // Over 24,576 bytes the code cannot even be deployed (EIP-170, as on Nitro).
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let noise: Vec<u8> = (0..30_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let mut big = vec![0xEF, 0xF0, 0x00, 0x00];
+    big.extend_from_slice(&noise);
+    let r = send(&mut chain, TxKind::Create, stylus::init_code(&big), U256::ZERO);
+    assert!(!r.is_success());
+    assert!(format!("{:?}", r.result).contains("CreateContractSizeLimit"), "{:?}", r.result);
+}
