@@ -30,6 +30,12 @@ struct Args {
     /// Funded accounts derived from anvil's mnemonic, besides the dev key.
     #[arg(long, default_value_t = 10)]
     accounts: u32,
+    /// Load the chain from this file at start (if it exists) and save it there on exit.
+    #[arg(long, value_name = "FILE")]
+    state: Option<std::path::PathBuf>,
+    /// Also mine an empty block every this many seconds (transactions are always mined at once).
+    #[arg(long, value_name = "SECONDS")]
+    block_time: Option<u64>,
 }
 
 #[tokio::main]
@@ -58,7 +64,20 @@ async fn main() {
         keys.push((signer.address(), hex::encode_prefixed(signer.credential().to_bytes())));
     }
     let addr = SocketAddr::new(args.host, args.port);
-    let handle = match rpc::start(config, addr).await {
+    let node = match &args.state {
+        Some(path) if path.exists() => match rpc::node::Node::load(path) {
+            Ok(node) => {
+                println!("loaded state from {} (block {})", path.display(), node.block_number());
+                node
+            }
+            Err(e) => {
+                eprintln!("avocado-devnet: cannot load state from {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        },
+        _ => rpc::node::Node::new(&config),
+    };
+    let handle = match rpc::start_with(node, addr).await {
         Ok(h) => h,
         Err(e) => {
             eprintln!("avocado-devnet: cannot listen on {addr}: {e}");
@@ -72,6 +91,41 @@ async fn main() {
         println!("  ({i}) {a}  {k}");
     }
     println!();
-    let _ = tokio::signal::ctrl_c().await;
-    handle.stop().await;
+    let handle = std::sync::Arc::new(handle);
+    if let Some(secs) = args.block_time.filter(|s| *s > 0) {
+        let h = handle.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                h.mine();
+            }
+        });
+    }
+    wait_for_shutdown().await;
+    if let Some(path) = &args.state {
+        match handle.save_state(path) {
+            Ok(()) => println!("saved state to {}", path.display()),
+            Err(e) => {
+                eprintln!("avocado-devnet: cannot save state to {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

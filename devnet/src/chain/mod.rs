@@ -93,9 +93,10 @@ pub enum TxError {
 }
 
 /// The devnet's state machine.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Chain {
     db: Db,
+    #[serde(skip)]
     programs: ProgramCache,
     /// Chain id.
     pub chain_id: u64,

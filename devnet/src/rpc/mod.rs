@@ -45,6 +45,7 @@ impl Shared {
 pub struct DevnetHandle {
     addr: SocketAddr,
     handle: ServerHandle,
+    shared: Arc<Shared>,
 }
 
 impl DevnetHandle {
@@ -60,6 +61,18 @@ impl DevnetHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+    /// Writes the node's state to `path` (see [`Node::save`]).
+    pub fn save_state(&self, path: &std::path::Path) -> std::io::Result<()> {
+        self.shared.node().save(path)
+    }
+
+    /// Mines an empty block and announces it.
+    pub fn mine(&self) {
+        let mut node = self.shared.node();
+        node.mine();
+        let _ = self.shared.blocks.send(NewBlock { number: node.block_number() });
+    }
+
     /// Stops the server.
     pub async fn stop(self) {
         let _ = self.handle.stop();
@@ -96,15 +109,20 @@ fn resolve(node: &Node, id: Option<BlockId>) -> Result<u64, ErrorObjectOwned> {
 
 /// Starts a devnet on `addr` (port 0 picks a free one).
 pub async fn start(config: ChainConfig, addr: SocketAddr) -> std::io::Result<DevnetHandle> {
+    start_with(Node::new(&config), addr).await
+}
+
+/// Starts a devnet serving `node` (e.g. one loaded from a state file).
+pub async fn start_with(node: Node, addr: SocketAddr) -> std::io::Result<DevnetHandle> {
     let (blocks, _) = broadcast::channel(256);
-    let shared = Arc::new(Shared { node: Mutex::new(Node::new(&config)), blocks });
-    let module = methods(shared).map_err(std::io::Error::other)?;
+    let shared = Arc::new(Shared { node: Mutex::new(node), blocks });
+    let module = methods(shared.clone()).map_err(std::io::Error::other)?;
     // Every request is logged at debug level (`RUST_LOG=jsonrpsee=debug`).
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().rpc_logger(256);
     let server = Server::builder().set_rpc_middleware(rpc_middleware).build(addr).await?;
     let addr = server.local_addr()?;
     let handle = server.start(module);
-    Ok(DevnetHandle { addr, handle })
+    Ok(DevnetHandle { addr, handle, shared })
 }
 
 fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, jsonrpsee::core::RegisterMethodError> {

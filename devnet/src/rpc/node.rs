@@ -49,6 +49,7 @@ impl RpcError {
     }
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct TxRecord {
     envelope: TxEnvelope,
     from: Address,
@@ -56,6 +57,7 @@ struct TxRecord {
     receipt: TransactionReceipt,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct BlockRecord {
     header: Header,
     hash: B256,
@@ -63,12 +65,14 @@ struct BlockRecord {
 }
 
 /// The chain and its history.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Node {
     /// The state machine.
     pub chain: Chain,
     blocks: Vec<BlockRecord>,
     by_hash: HashMap<B256, u64>,
     txs: HashMap<B256, TxRecord>,
+    #[serde(skip)]
     snapshots: Vec<(Chain, usize)>,
 }
 
@@ -89,6 +93,21 @@ impl Node {
         node.by_hash.insert(hash, 0);
         node.blocks.push(BlockRecord { header, hash, txs: Vec::new() });
         node
+    }
+
+    /// Writes the whole node (state, blocks, transactions, receipts) to `path` as JSON.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        let file = std::fs::File::create(&tmp)?;
+        serde_json::to_writer(std::io::BufWriter::new(&file), self).map_err(std::io::Error::other)?;
+        file.sync_all()?;
+        std::fs::rename(tmp, path)
+    }
+
+    /// Reads a node written by [`Node::save`].
+    pub fn load(path: &std::path::Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        serde_json::from_reader(std::io::BufReader::new(file)).map_err(std::io::Error::other)
     }
 
     /// Number of the latest block.
