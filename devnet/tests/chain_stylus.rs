@@ -1,26 +1,16 @@
 //! The chain with Stylus: deployment through EVM init code (the EIP-3541 exemption), activation
 //! through ArbWasm with its fee and refund, and calls across EVM and Stylus in both directions.
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Address, U256};
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 use avocado_devnet::{
     chain::{arbos::ArbWasm, Chain, ChainConfig, Executed, DEV_ACCOUNT},
     stylus,
 };
-use revm::{context::TxEnv, primitives::TxKind};
+use revm::primitives::TxKind;
 
 fn send(chain: &mut Chain, to: TxKind, data: Vec<u8>, value: U256) -> Executed {
-    let tx = TxEnv::builder()
-        .caller(DEV_ACCOUNT)
-        .nonce(chain.nonce(DEV_ACCOUNT))
-        .kind(to)
-        .data(Bytes::from(data))
-        .value(value)
-        .gas_limit(30_000_000)
-        .gas_price(avocado_devnet::chain::BASE_FEE as u128)
-        .chain_id(Some(chain.chain_id))
-        .build_fill();
-    chain.transact(tx).expect("the transaction is valid")
+    chain.send(DEV_ACCOUNT, to, data, value).expect("the transaction is valid")
 }
 
 fn echo_program() -> Vec<u8> {

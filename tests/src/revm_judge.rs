@@ -6,10 +6,10 @@
 use alloy_primitives::{Address, Bytes, LogData, U256};
 use alloy_sol_types::SolCall;
 use avocado_devnet::{
-    chain::{arbos, Chain, ChainConfig, Executed, BASE_FEE, DEV_ACCOUNT},
+    chain::{arbos, Chain, ChainConfig, Executed, DEV_ACCOUNT},
     stylus,
 };
-use revm::{context::TxEnv, context_interface::result::ExecutionResult, primitives::TxKind};
+use revm::{context_interface::result::ExecutionResult, primitives::TxKind};
 
 use crate::judge_scenarios::{JudgeHarness, Outcome, CHAIN_ID, GENESIS_TIME, JUDGE};
 
@@ -23,17 +23,7 @@ pub struct RevmJudge {
 
 /// Sends a transaction from the funded development account.
 pub fn send(chain: &mut Chain, to: TxKind, data: Vec<u8>, value: U256) -> Executed {
-    let tx = TxEnv::builder()
-        .caller(DEV_ACCOUNT)
-        .nonce(chain.nonce(DEV_ACCOUNT))
-        .kind(to)
-        .data(Bytes::from(data))
-        .value(value)
-        .gas_limit(30_000_000)
-        .gas_price(BASE_FEE as u128)
-        .chain_id(Some(chain.chain_id))
-        .build_fill();
-    chain.transact(tx).expect("a valid transaction")
+    chain.send(DEV_ACCOUNT, to, data, value).expect("a valid transaction")
 }
 
 impl RevmJudge {

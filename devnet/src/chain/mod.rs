@@ -205,6 +205,22 @@ impl Chain {
         Ok(Executed { result: out.result, contract_address, storage_changes })
     }
 
+    /// Sends a transaction from `from` (next nonce, base-fee gas price, 30M gas) and mines it:
+    /// the short way for tests and embedded use, where nobody signs.
+    pub fn send(&mut self, from: Address, to: TxKind, data: impl Into<Bytes>, value: U256) -> Result<Executed, TxError> {
+        let tx = TxEnv::builder()
+            .caller(from)
+            .nonce(self.nonce(from))
+            .kind(to)
+            .data(data.into())
+            .value(value)
+            .gas_limit(30_000_000)
+            .gas_price(BASE_FEE as u128)
+            .chain_id(Some(self.chain_id))
+            .build_fill();
+        self.transact(tx)
+    }
+
     /// Executes `tx` against the latest state without committing (`eth_call`).
     pub fn call(&mut self, tx: TxEnv) -> Result<Executed, TxError> {
         let block = self.block_env(self.block_number + 1, self.next_timestamp());
