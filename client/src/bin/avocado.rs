@@ -7,7 +7,11 @@ use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use anyhow::{bail, Context, Result};
 use avocado_client::party::{Party, SignedState};
 use avocado_codec::{phase, signer, ChannelParams, Domain, IAvocadoJudge as I, State};
-use avocado_devnet::stylus::{self, MemoryEvm, Program, Status};
+use alloy_primitives::{TxKind, U256};
+use avocado_devnet::{
+    chain::{arbos, Chain as DevChain, ChainConfig, DEV_ACCOUNT},
+    stylus,
+};
 use clap::{Parser, Subcommand};
 use k256::ecdsa::SigningKey;
 
@@ -43,43 +47,48 @@ fn main() {
     }
 }
 
-const JUDGE: Address = Address::new([0xA6, 0xE4, 0x1F, 0xFD, 0x76, 0x94, 0x91, 0xA4, 0x2A, 0x6E, 0x5C, 0xE4, 0x53, 0x25, 0x9B, 0x93, 0x98, 0x3A, 0x22, 0xEF]);
 const CHAIN_ID: u64 = 412_346;
-const GAS: u64 = 30_000_000;
 const CHALLENGE_SECONDS: u64 = 3_600;
 
-/// The embedded chain with the judge deployed, and a record of what each step cost.
+/// The embedded devnet with the judge deployed, and a record of what each step cost.
 struct Chain {
-    evm: MemoryEvm,
+    chain: DevChain,
+    judge: Address,
     costs: Vec<(String, usize, u64, usize)>,
 }
 
 impl Chain {
     fn send(&mut self, step: &str, from: Address, calldata: Vec<u8>) -> Result<Vec<LogData>> {
-        let r = self.evm.transact(from, JUDGE, &calldata, GAS);
-        match r.outcome.status {
-            Status::Success => {}
-            Status::Revert => {
-                let why = I::IAvocadoJudgeErrors::abi_decode(&r.outcome.output)
-                    .map(|e| format!("{e:?}"))
-                    .unwrap_or_else(|_| format!("0x{}", alloy_primitives::hex::encode(&r.outcome.output)));
-                bail!("{step}: the judge refused: {why}");
-            }
-            other => bail!("{step}: the judge failed: {other:?}"),
+        let r = self.chain.send(from, TxKind::Call(self.judge), calldata.clone(), U256::ZERO)?;
+        if !r.is_success() {
+            let out = r.output();
+            let why = I::IAvocadoJudgeErrors::abi_decode(&out)
+                .map(|e| format!("{e:?}"))
+                .unwrap_or_else(|_| format!("{:?}", r.result));
+            bail!("{step}: the judge refused: {why}");
         }
-        self.costs.push((step.to_string(), calldata.len(), r.outcome.gas_used, r.slots_written));
+        let slots = r.storage_changes.iter().filter(|(a, _, _)| *a == self.judge).count();
+        self.costs.push((step.to_string(), calldata.len(), r.gas_used(), slots));
         println!(
-            "    on chain: {step}: {} calldata bytes, ~{} gas, {} storage slots written",
+            "    on chain: {step}: {} calldata bytes, {} gas, {} storage slots written",
             calldata.len(),
-            r.outcome.gas_used,
-            r.slots_written
+            r.gas_used(),
+            slots
         );
-        Ok(r.logs.into_iter().map(|l| LogData::new_unchecked(l.topics, l.data.into())).collect())
+        Ok(r.logs().iter().map(|l| l.data.clone()).collect())
+    }
+
+    fn view(&mut self, data: Vec<u8>) -> Result<Vec<u8>> {
+        let r = self.chain.view(Address::ZERO, self.judge, data)?;
+        if !r.is_success() {
+            bail!("the judge refused a read: {:?}", r.result);
+        }
+        Ok(r.output().to_vec())
     }
 
     fn status(&mut self, id: alloy_primitives::B256) -> Result<I::statusReturn> {
-        let r = self.evm.transact(Address::ZERO, JUDGE, &I::statusCall { channelId: id }.abi_encode(), GAS);
-        Ok(I::statusCall::abi_decode_returns(&r.outcome.output)?)
+        let out = self.view(I::statusCall { channelId: id }.abi_encode())?;
+        Ok(I::statusCall::abi_decode_returns(&out)?)
     }
 }
 
@@ -114,31 +123,46 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
     let code = std::fs::read(judge_code)
         .with_context(|| format!("cannot read {} (build it with scripts/build-judge.sh)", judge_code.display()))?;
     let wasm = stylus::unpack(&code)?;
-    let program = Program::activate(&code).context("the judge does not pass Nitro's activation rules")?;
-    println!("Avocado demo — the real judge program on the embedded chain (chain id {CHAIN_ID})");
-    println!(
-        "  judge: {} bytes deployable ({} bytes of WASM), activated under Nitro's rules, at {JUDGE}",
-        code.len(),
-        wasm.len()
-    );
-    let mut evm = MemoryEvm::new();
-    evm.block.chain_id = CHAIN_ID;
-    evm.block.timestamp = 1_760_000_000;
-    evm.deploy(JUDGE, program);
-    let mut chain = Chain { evm, costs: Vec::new() };
-
     let names = ["Alice", "Bob", "Carol"];
     let keys: Vec<SigningKey> = names
         .iter()
         .map(|n| SigningKey::from_slice(keccak256(format!("avocado demo key {n}")).as_slice()).expect("a valid key"))
         .collect();
+    let ether = U256::from(10u64).pow(U256::from(18u64));
+    let mut config = ChainConfig { chain_id: CHAIN_ID, genesis_timestamp: 1_760_000_000, ..Default::default() };
+    config.funded.extend(keys.iter().map(|k| (signer::address_of(k.verifying_key()), ether)));
+    let mut dev = DevChain::new(&config);
+    println!("Avocado demo — the real judge program on the embedded devnet (chain id {CHAIN_ID})");
+    let deployed = dev.send(DEV_ACCOUNT, TxKind::Create, stylus::init_code(&code), U256::ZERO)?;
+    let judge = deployed.contract_address.context("the judge's deployment failed")?;
+    let activated = dev.send(
+        DEV_ACCOUNT,
+        TxKind::Call(arbos::ARB_WASM),
+        arbos::ArbWasm::activateProgramCall { program: judge }.abi_encode(),
+        ether / U256::from(10),
+    )?;
+    if !activated.is_success() {
+        bail!("ArbWasm refused to activate the judge: {:?}", activated.result);
+    }
+    let act = arbos::ArbWasm::activateProgramCall::abi_decode_returns(&activated.output())?;
+    println!(
+        "  judge: {} bytes deployable ({} bytes of WASM) deployed at {judge} ({} gas),\n         activated through ArbWasm at Stylus version {} ({} gas, data fee {} wei)",
+        code.len(),
+        wasm.len(),
+        deployed.gas_used(),
+        act.version,
+        activated.gas_used(),
+        act.dataFee
+    );
+    let mut chain = Chain { chain: dev, judge, costs: Vec::new() };
+
     let params = ChannelParams {
         participants: keys.iter().map(|k| signer::address_of(k.verifying_key())).collect(),
         nonce: 1,
         challengeDuration: CHALLENGE_SECONDS,
         executive: Address::ZERO,
     };
-    let domain = Domain::new(CHAIN_ID, JUDGE);
+    let domain = Domain::new(CHAIN_ID, judge);
     let mut parties: Vec<Party> =
         names.iter().zip(keys).map(|(n, k)| Party::new(n, k, domain, params.clone())).collect();
     for p in &parties {
@@ -189,7 +213,7 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
     );
 
     println!("\n4. Alice's watchtower sees the event: v{} < her v{}; it answers before the deadline", started.version, latest.state.version);
-    chain.evm.block.timestamp += CHALLENGE_SECONDS / 2;
+    chain.chain.time_offset = CHALLENGE_SECONDS / 2;
     let call = I::checkpointCall { params: params.clone(), state: latest.state.clone(), sigs: latest.sigs() };
     chain.send("checkpoint (watchtower)", parties[0].address(), call.abi_encode())?;
     let st = chain.status(id)?;
@@ -204,8 +228,8 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
     let call = I::concludeCall { params: params.clone(), state: fin.state.clone(), sigs: fin.sigs() };
     chain.send("conclude", parties[1].address(), call.abi_encode())?;
     let st = chain.status(id)?;
-    let r = chain.evm.transact(Address::ZERO, JUDGE, &I::finalStateCall { channelId: id }.abi_encode(), GAS);
-    let fs = I::finalStateCall::abi_decode_returns(&r.outcome.output)?;
+    let out = chain.view(I::finalStateCall { channelId: id }.abi_encode())?;
+    let fs = I::finalStateCall::abi_decode_returns(&out)?;
     println!(
         "   status: {} at v{}; finalState dataHash {} {}",
         phase_name(st.phase),
@@ -215,7 +239,7 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
     );
     println!("   final balances: {}", String::from_utf8_lossy(&fin.state.data));
 
-    println!("\nCosts (gas from the devnet host's ink meter, an estimate close to Nitro's):");
+    println!("\nCosts (whole transactions; Stylus execution metered with Nitro's hostio prices, operators approximated):");
     println!("   {:<26} {:>9} {:>9} {:>6}", "step", "calldata", "gas", "slots");
     for (step, bytes, gas, slots) in &chain.costs {
         println!("   {step:<26} {bytes:>9} {gas:>9} {slots:>6}");

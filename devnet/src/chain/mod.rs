@@ -221,6 +221,18 @@ impl Chain {
         self.transact(tx)
     }
 
+    /// Calls `to` with `data` from `from` against the latest state, committing nothing.
+    pub fn view(&mut self, from: Address, to: Address, data: impl Into<Bytes>) -> Result<Executed, TxError> {
+        let tx = TxEnv::builder()
+            .caller(from)
+            .kind(TxKind::Call(to))
+            .data(data.into())
+            .gas_limit(30_000_000)
+            .chain_id(Some(self.chain_id))
+            .build_fill();
+        self.call(tx)
+    }
+
     /// Executes `tx` against the latest state without committing (`eth_call`).
     pub fn call(&mut self, tx: TxEnv) -> Result<Executed, TxError> {
         let block = self.block_env(self.block_number + 1, self.next_timestamp());
