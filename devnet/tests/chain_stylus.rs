@@ -192,3 +192,67 @@ fn activation_through_arbwasm_refuses_with_nitros_reasons() {
     assert!(!r.is_success());
     assert!(format!("{:?}", r.result).contains("CreateContractSizeLimit"), "{:?}", r.result);
 }
+
+fn activated(chain: &mut Chain, wat_src: &str) -> Address {
+    let program = deploy(chain, &stylus::pack(&wat::parse_str(wat_src).unwrap()));
+    let fee = U256::from(10u64).pow(U256::from(18u64));
+    let r = send(chain, TxKind::Call(ArbWasm_addr()), ArbWasm::activateProgramCall { program }.abi_encode(), fee);
+    assert!(r.is_success(), "{:?}", r.result);
+    program
+}
+
+#[test]
+fn reentrancy_flag_and_create_from_a_program() {
+    let mut chain = Chain::new(&ChainConfig::default());
+    // One byte of args: answer msg_reentrant. Otherwise: call ourselves with one byte and return
+    // what came back.
+    let program = activated(
+        &mut chain,
+        r#"(module
+          (import "vm_hooks" "read_args" (func $read_args (param i32)))
+          (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+          (import "vm_hooks" "call_contract" (func $call (param i32 i32 i32 i32 i64 i32) (result i32)))
+          (import "vm_hooks" "read_return_data" (func $rrd (param i32 i32 i32) (result i32)))
+          (import "vm_hooks" "contract_address" (func $me (param i32)))
+          (import "vm_hooks" "msg_reentrant" (func $reentrant (result i32)))
+          (memory (export "memory") 1)
+          (func (export "user_entrypoint") (param $len i32) (result i32)
+            (call $read_args (i32.const 0))
+            (if (i32.eq (local.get $len) (i32.const 1)) (then
+              (i32.store8 (i32.const 100) (call $reentrant))
+              (call $write_result (i32.const 100) (i32.const 1))
+              (return (i32.const 0))))
+            (call $me (i32.const 200))
+            (drop (call $call (i32.const 200) (i32.const 0) (i32.const 1) (i32.const 300) (i64.const 1000000) (i32.const 400)))
+            (call $write_result (i32.const 500) (call $rrd (i32.const 500) (i32.const 0) (i32.load (i32.const 400))))
+            (i32.const 0)))"#,
+    );
+    let direct = send(&mut chain, TxKind::Call(program), vec![7], U256::ZERO);
+    assert_eq!(direct.output().as_ref(), &[0]);
+    let nested = send(&mut chain, TxKind::Call(program), vec![7, 7], U256::ZERO);
+    assert!(nested.is_success(), "{:?}", nested.result);
+    assert_eq!(nested.output().as_ref(), &[1]);
+
+    // create1 from a program: args are EVM init code; the result is the new address.
+    let factory = activated(
+        &mut chain,
+        r#"(module
+          (import "vm_hooks" "read_args" (func $read_args (param i32)))
+          (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+          (import "vm_hooks" "create1" (func $create1 (param i32 i32 i32 i32 i32)))
+          (memory (export "memory") 1)
+          (func (export "user_entrypoint") (param $len i32) (result i32)
+            (call $read_args (i32.const 1000))
+            (call $create1 (i32.const 1000) (local.get $len) (i32.const 300) (i32.const 400) (i32.const 500))
+            (call $write_result (i32.const 400) (i32.const 20))
+            (i32.const 0)))"#,
+    );
+    let runtime = [0x60, 0x2a, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+    let mut init = vec![0x60, runtime.len() as u8, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, runtime.len() as u8, 0x60, 0x00, 0xf3];
+    init.extend_from_slice(&runtime);
+    let r = send(&mut chain, TxKind::Call(factory), init, U256::ZERO);
+    assert!(r.is_success(), "{:?}", r.result);
+    let created = Address::from_slice(&r.output());
+    assert_eq!(created, factory.create(1), "CREATE address from the factory's nonce");
+    assert_eq!(chain.code(created).as_ref(), &runtime);
+}

@@ -136,3 +136,25 @@ async fn websocket_new_heads() {
     assert_eq!(head.number, 1);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn websocket_logs_subscription() {
+    let node = devnet().await;
+    let signer: PrivateKeySigner = DEV_KEY.parse().unwrap();
+    let ws = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_ws(WsConnect::new(node.ws_url())).await.unwrap();
+    let r = ws
+        .send_transaction(TransactionRequest::default().with_deploy_code(deploy_code(&contract_runtime())))
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let contract = r.contract_address.unwrap();
+    let mut logs = ws.subscribe_logs(&Filter::new().address(contract)).await.unwrap().into_stream();
+    let call = TransactionRequest::default().with_to(contract).with_input(Bytes::from_static(b"ws log"));
+    ws.send_transaction(call).await.unwrap().get_receipt().await.unwrap();
+    let log = tokio::time::timeout(std::time::Duration::from_secs(5), logs.next()).await.unwrap().unwrap();
+    assert_eq!(log.inner.data.data.as_ref(), b"ws log");
+    assert_eq!(log.address(), contract);
+    node.stop().await;
+}

@@ -60,6 +60,8 @@ impl ProgramCache {
 pub struct DevEvm {
     inner: Inner,
     programs: ProgramCache,
+    /// Addresses of the Stylus programs running now, outermost first (for `msg_reentrant`).
+    running: Vec<Address>,
 }
 
 impl DevEvm {
@@ -67,7 +69,7 @@ impl DevEvm {
     pub fn new(ctx: Ctx, programs: ProgramCache) -> Self {
         let spec = *ctx.cfg().spec();
         let inner = Evm::new(ctx, EthInstructions::new_mainnet_with_spec(spec), ArbPrecompiles::new(spec));
-        Self { inner, programs }
+        Self { inner, programs, running: Vec::new() }
     }
 
     /// The context (journal, database, block, tx, cfg).
@@ -158,12 +160,15 @@ impl DevEvm {
             coinbase: ctx.block().beneficiary(),
             block_gas_limit: ctx.block().gas_limit(),
             gas_price: U256::from(ctx.tx().effective_gas_price(ctx.block().basefee() as u128)),
-            reentrant: false,
+            reentrant: self.running.contains(&inputs.target_address),
             is_static: inputs.is_static,
         };
+        self.running.push(inputs.target_address);
         let mut api = RevmApi { evm: self, address: inputs.target_address, caller: inputs.caller, value, is_static: inputs.is_static, error: None };
         let outcome = program.execute(&mut api, &call_ctx, &calldata, gas_limit);
-        if api.error.is_some() {
+        let failed = api.error.is_some();
+        self.running.pop();
+        if failed {
             return fail(InstructionResult::FatalExternalError, Bytes::new(), true, 0);
         }
         match outcome.status {
