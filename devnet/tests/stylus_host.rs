@@ -252,3 +252,18 @@ fn memory_grow_and_out_of_ink() {
     assert_eq!(r.outcome.status, Status::OutOfInk);
     assert_eq!(r.outcome.gas_used, 100_000);
 }
+
+#[test]
+fn operators_pay_nitros_prices() {
+    // INK.md's worked example: a countdown loop body of local.get, i32.const, i32.sub,
+    // local.tee, br_if costs 75 + 1 + 70 + 75 + 765 = 986 ink plus the 2,450-ink segment header:
+    // 3,436 ink (0.3436 gas) per iteration.
+    let run = |n: u32| {
+        let body = format!("(local.set $len (i32.const {n})) (loop $l (br_if $l (local.tee $len (i32.sub (local.get $len) (i32.const 1))))) (i32.const 0)");
+        let wasm = program("", &body);
+        let mut evm = MemoryEvm::new();
+        run(&wasm, &mut evm, Address::with_last_byte(0xf0), b"").outcome.gas_used
+    };
+    let (a, b) = (run(10_000), run(20_000));
+    assert_eq!(b - a, 3_436, "10,000 more iterations cost 10,000 × 3,436 ink = 3,436 gas");
+}

@@ -239,7 +239,7 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
     );
     println!("   final balances: {}", String::from_utf8_lossy(&fin.state.data));
 
-    println!("\nCosts (whole transactions; Stylus execution metered with Nitro's hostio prices, operators approximated):");
+    println!("\nCosts (whole transactions; the judge metered with Nitro's operator and hostio ink prices):");
     println!("   {:<26} {:>9} {:>9} {:>6}", "step", "calldata", "gas", "slots");
     for (step, bytes, gas, slots) in &chain.costs {
         println!("   {step:<26} {bytes:>9} {gas:>9} {slots:>6}");

@@ -3,11 +3,12 @@
 
 use std::collections::HashMap;
 
-use wasmi::{Config, TrapCode, Engine, Linker, Module, Store};
+use wasmi::{Config, Engine, Linker, Module, Store, Val};
 
 use super::api::{CallContext, EvmApi};
 use super::hostio::{self, Env};
-use super::meter::{INK_PER_FUEL, INK_PER_GAS, OUT_OF_INK};
+use super::instrument::{self, INK_GLOBAL, STATUS_GLOBAL};
+use super::meter::{INK_PER_GAS, OUT_OF_INK};
 use super::program::{self, ActivationError, ProgramInfo, ENTRYPOINT};
 
 /// How a program call ended.
@@ -65,7 +66,6 @@ impl Program {
     fn compile(wasm: &[u8], info: ProgramInfo) -> Result<Self, ActivationError> {
         let mut config = Config::default();
         config
-            .consume_fuel(true)
             .wasm_multi_value(false)
             .wasm_reference_types(false)
             .wasm_tail_call(false)
@@ -73,7 +73,8 @@ impl Program {
             .wasm_memory64(false)
             .wasm_extended_const(false);
         let engine = Engine::new(&config);
-        let module = Module::new(&engine, wasm).map_err(|e| ActivationError::Parse(e.to_string()))?;
+        let metered = instrument::instrument(wasm).map_err(ActivationError::Parse)?;
+        let module = Module::new(&engine, metered).map_err(|e| ActivationError::Parse(e.to_string()))?;
         Ok(Self { engine, module, info })
     }
 
@@ -92,18 +93,13 @@ impl Program {
             return_data: Vec::new(),
             cache: HashMap::new(),
             memory: None,
+            ink: None,
+            ink_status: None,
             fault: None,
         };
         let mut store = Store::new(&self.engine, env);
-        let fuel = gas.saturating_mul(INK_PER_GAS) / INK_PER_FUEL;
-        let used = |store: &Store<Env>| {
-            let left = store.get_fuel().unwrap_or(0);
-            (fuel - left).saturating_mul(INK_PER_FUEL).div_ceil(INK_PER_GAS)
-        };
+        let budget = gas.saturating_mul(INK_PER_GAS).min(i64::MAX as u64);
         let failure = |reason: String| Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: gas };
-        if store.set_fuel(fuel).is_err() {
-            return failure("fuel metering is off".into());
-        }
         let mut linker = Linker::new(&self.engine);
         if let Err(e) = hostio::link(&mut linker) {
             return failure(format!("cannot link hostios: {e}"));
@@ -113,6 +109,22 @@ impl Program {
             Err(e) => return failure(format!("cannot instantiate program: {e}")),
         };
         store.data_mut().memory = instance.get_memory(&store, "memory");
+        let (Some(ink), Some(ink_status)) = (instance.get_global(&store, INK_GLOBAL), instance.get_global(&store, STATUS_GLOBAL)) else {
+            return failure("program has no ink counter".into());
+        };
+        if ink.set(&mut store, Val::I64(budget as i64)).is_err() {
+            return failure("cannot set the ink counter".into());
+        }
+        store.data_mut().ink = Some(ink);
+        store.data_mut().ink_status = Some(ink_status);
+        let used = |store: &Store<Env>| {
+            let left = match ink.get(store) {
+                Val::I64(v) => v as u64,
+                _ => 0,
+            };
+            (budget - left.min(budget)).div_ceil(INK_PER_GAS)
+        };
+        let out_of_ink = |store: &Store<Env>| matches!(ink_status.get(store), Val::I32(1));
         let entry = match instance.get_typed_func::<u32, u32>(&store, ENTRYPOINT) {
             Ok(f) => f,
             Err(e) => return failure(format!("missing {ENTRYPOINT}: {e}")),
@@ -124,12 +136,7 @@ impl Program {
                 Some(0) => Status::Success,
                 Some(_) => Status::Revert,
                 None if store.data().fault.is_some() => Status::Failure(store.data().fault.clone().unwrap_or_default()),
-                None if e.as_trap_code() == Some(TrapCode::OutOfFuel)
-                    || e.to_string().contains(OUT_OF_INK)
-                    || store.get_fuel().unwrap_or(0) == 0 =>
-                {
-                    Status::OutOfInk
-                }
+                None if out_of_ink(&store) || e.to_string().contains(OUT_OF_INK) => Status::OutOfInk,
                 None => Status::Failure(e.to_string()),
             },
         };

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use alloy_primitives::{keccak256, Address, B256, U256};
-use wasmi::{Caller, Error, Linker, Memory};
+use wasmi::{Caller, Error, Global, Linker, Memory, Val};
 use wasmparser::ValType::{self, I32, I64};
 
 use super::api::{CallContext, CallKind, EvmApi};
@@ -84,6 +84,9 @@ pub struct Env<'a> {
     /// Storage cache: key → (value, dirty).
     pub(crate) cache: HashMap<B256, (B256, bool)>,
     pub(crate) memory: Option<Memory>,
+    /// The program's ink counter and out-of-ink flag (`instrument.rs`).
+    pub(crate) ink: Option<Global>,
+    pub(crate) ink_status: Option<Global>,
     /// Set when a hostio refuses to run (e.g. a write in a static call).
     pub(crate) fault: Option<String>,
 }
@@ -113,12 +116,34 @@ fn read_address(c: &C, ptr: u32) -> Result<Address, Error> {
     Ok(Address::from_slice(&read(c, ptr, 20)?))
 }
 
+/// Ink left in the program's counter.
+pub(crate) fn ink_left(c: &C) -> u64 {
+    match c.data().ink.map(|g| g.get(c)) {
+        Some(Val::I64(v)) => v as u64,
+        _ => 0,
+    }
+}
+
+fn gas_left(c: &C) -> u64 {
+    ink_left(c) / meter::INK_PER_GAS
+}
+
+/// Takes `ink` from the program's counter, trapping as out-of-ink when it cannot pay.
 fn charge(c: &mut C, ink: u64) -> Result<(), Error> {
-    meter::charge_ink(c, ink)
+    let left = ink_left(c);
+    let (Some(counter), Some(status)) = (c.data().ink, c.data().ink_status) else {
+        return Err(Error::new("program is not metered"));
+    };
+    if left < ink {
+        let _ = status.set(&mut *c, Val::I32(1));
+        let _ = counter.set(&mut *c, Val::I64(0));
+        return Err(Error::new(meter::OUT_OF_INK));
+    }
+    counter.set(&mut *c, Val::I64((left - ink) as i64)).map_err(|e| Error::new(e.to_string()))
 }
 
 fn charge_gas(c: &mut C, gas: u64) -> Result<(), Error> {
-    meter::charge_ink(c, gas.saturating_mul(meter::INK_PER_GAS))
+    charge(c, gas.saturating_mul(meter::INK_PER_GAS))
 }
 
 fn deny_static(c: &mut C, what: &str) -> Result<(), Error> {
@@ -154,7 +179,7 @@ fn do_call(c: &mut C, kind: CallKind, to: u32, data: u32, len: u32, value: Optio
     }
     // The SDK flushes before calling; a callee re-entering us must see our writes.
     flush(c.data_mut(), false);
-    let available = meter::gas_left(c);
+    let available = gas_left(c);
     let gas = gas.min(available - available / 64);
     let res = c.data_mut().api.call(kind, to, &input, value, gas);
     charge_gas(c, res.gas_used)?;
@@ -174,7 +199,7 @@ fn do_create(c: &mut C, code: u32, len: u32, endowment: u32, salt: Option<u32>, 
         None => None,
     };
     flush(c.data_mut(), false);
-    let available = meter::gas_left(c);
+    let available = gas_left(c);
     let res = c.data_mut().api.create(&init, value, salt, available - available / 64);
     charge_gas(c, res.gas_used)?;
     let addr = res.address.unwrap_or_default();
@@ -355,11 +380,11 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
     })?;
     linker.func_wrap(M, "evm_gas_left", |mut c: C| {
         charge(&mut c, meter::HOSTIO_INK)?;
-        Ok(meter::gas_left(&c))
+        Ok(gas_left(&c))
     })?;
     linker.func_wrap(M, "evm_ink_left", |mut c: C| {
         charge(&mut c, meter::HOSTIO_INK)?;
-        Ok(meter::ink_left(&c))
+        Ok(ink_left(&c))
     })?;
     linker.func_wrap(M, "msg_reentrant", |mut c: C| {
         charge(&mut c, meter::HOSTIO_INK)?;

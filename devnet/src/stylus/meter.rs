@@ -1,19 +1,11 @@
-//! Ink: the unit Stylus execution is metered in (1 gas = 10,000 ink).
+//! Ink: the unit Stylus execution is metered in (1 gas = 10,000 ink), and Nitro's hostio prices.
 //!
-//! All ink of a call lives in the wasmi store's fuel, so WASM operators and hostios draw from one
-//! budget and running out of either traps the program the same way. Hostio costs are Nitro's
-//! (`pricing.rs` base costs and the EVM gas they buy). WASM operators are approximated: wasmi
-//! charges its own fuel schedule (about one unit per instruction) and one unit is priced at
-//! [`INK_PER_FUEL`] ink, near the average of Nitro's operator table once its per-segment header
-//! is spread over a segment. Gas figures are therefore close to, not equal to, Nitro's.
-
-use wasmi::{Caller, Error};
+//! All ink of a call lives in one counter compiled into the program (see `instrument.rs`), so
+//! WASM operators and hostios draw from one budget and running out of either traps the program
+//! the same way. Hostio costs are Nitro's (`pricing.rs` base costs and the EVM gas they buy).
 
 /// Ink bought by one gas.
 pub const INK_PER_GAS: u64 = 10_000;
-/// Ink charged per unit of wasmi fuel (approximation of Nitro's operator table).
-pub const INK_PER_FUEL: u64 = 250;
-
 /// Base cost of every hostio.
 pub const HOSTIO_INK: u64 = 8_400;
 /// Cost of one pointer argument.
@@ -51,27 +43,6 @@ pub fn keccak_ink(n: usize) -> u64 {
 /// memory model, which is exponential only far beyond what programs use).
 pub fn memory_grow_gas(pages: u64) -> u64 {
     1_000 * pages
-}
-
-/// Ink left in the store.
-pub fn ink_left<T>(c: &Caller<'_, T>) -> u64 {
-    c.get_fuel().unwrap_or(0).saturating_mul(INK_PER_FUEL)
-}
-
-/// Gas left in the store.
-pub fn gas_left<T>(c: &Caller<'_, T>) -> u64 {
-    ink_left(c) / INK_PER_GAS
-}
-
-/// Takes `ink` from the store's budget, trapping with out-of-ink when it is not there.
-pub fn charge_ink<T>(c: &mut Caller<'_, T>, ink: u64) -> Result<(), Error> {
-    let fuel = c.get_fuel().unwrap_or(0);
-    let need = ink.div_ceil(INK_PER_FUEL);
-    if need > fuel {
-        let _ = c.set_fuel(0);
-        return Err(Error::new(OUT_OF_INK));
-    }
-    c.set_fuel(fuel - need).map_err(|e| Error::new(e.to_string()))
 }
 
 /// The trap message of an exhausted budget.

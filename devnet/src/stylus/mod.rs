@@ -4,6 +4,7 @@
 pub mod api;
 pub mod exec;
 pub mod hostio;
+pub mod instrument;
 pub mod memory_evm;
 pub mod meter;
 pub mod program;
