@@ -127,7 +127,8 @@ mod tests {
     use alloy_primitives::keccak256;
 
     fn parties() -> Vec<Party> {
-        let keys: Vec<SigningKey> = (0..3u8).map(|i| SigningKey::from_slice(keccak256([i]).as_slice()).unwrap()).collect();
+        let keys: Vec<SigningKey> =
+            (0..3u8).map(|i| SigningKey::from_slice(keccak256([i]).as_slice()).unwrap()).collect();
         let params = ChannelParams {
             participants: keys.iter().map(|k| signer::address_of(k.verifying_key())).collect(),
             nonce: 1,

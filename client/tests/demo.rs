@@ -18,7 +18,10 @@ fn demo_runs_to_a_final_state() {
 
 #[test]
 fn demo_refuses_a_missing_program_with_one_clear_line() {
-    let out = Command::new(env!("CARGO_BIN_EXE_avocado")).args(["demo", "--judge-code", "/nonexistent/judge.bin"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_avocado"))
+        .args(["demo", "--judge-code", "/nonexistent/judge.bin"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("avocado: cannot read /nonexistent/judge.bin"), "{err}");

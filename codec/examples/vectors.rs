@@ -81,7 +81,17 @@ fn main() {
         case("another-chain", sepolia, &[0, 1], 0, 86_400, Address::ZERO, 7, (0u8..64).collect(), false),
         case("another-judge", other_judge, &[0, 1], 0, 86_400, Address::ZERO, 7, (0u8..64).collect(), false),
         case("max-version", devnet, &[2, 0], u64::MAX, 1, Address::ZERO, u64::MAX, vec![0], true),
-        case("large-data", devnet, &[0, 1], 3, 600, Address::ZERO, 1, (0..4096u32).map(|i| (i * 31) as u8).collect(), false),
+        case(
+            "large-data",
+            devnet,
+            &[0, 1],
+            3,
+            600,
+            Address::ZERO,
+            1,
+            (0..4096u32).map(|i| (i * 31) as u8).collect(),
+            false,
+        ),
     ];
     let keys: Vec<Value> = (0..3)
         .map(|i| {

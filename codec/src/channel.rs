@@ -27,17 +27,15 @@ impl core::error::Error for ParamsError {}
 impl core::fmt::Display for ParamsError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::ParticipantCount(n) => write!(
-                f,
-                "a channel needs {MIN_PARTICIPANTS} to {MAX_PARTICIPANTS} participants, not {n}"
-            ),
+            Self::ParticipantCount(n) => {
+                write!(f, "a channel needs {MIN_PARTICIPANTS} to {MAX_PARTICIPANTS} participants, not {n}")
+            }
             Self::Participant(i) => {
                 write!(f, "participant {i} is the zero address or appears twice")
             }
-            Self::ChallengeDuration(d) => write!(
-                f,
-                "challenge duration {d} s is outside 1..={MAX_CHALLENGE_DURATION} s"
-            ),
+            Self::ChallengeDuration(d) => {
+                write!(f, "challenge duration {d} s is outside 1..={MAX_CHALLENGE_DURATION} s")
+            }
         }
     }
 }
@@ -94,14 +92,7 @@ pub fn channel_id_of(
 
 /// The id of the channel `params` on `chain_id` under the judge at `judge`.
 pub fn channel_id(chain_id: u64, judge: Address, params: &ChannelParams) -> B256 {
-    channel_id_of(
-        chain_id,
-        judge,
-        &params.participants,
-        params.nonce,
-        params.challengeDuration,
-        params.executive,
-    )
+    channel_id_of(chain_id, judge, &params.participants, params.nonce, params.challengeDuration, params.executive)
 }
 
 #[cfg(test)]
@@ -141,12 +132,7 @@ mod tests {
     #[test]
     fn every_term_changes_the_id() {
         let judge = Address::repeat_byte(0x77);
-        let base = ChannelParams {
-            participants: addrs(2),
-            nonce: 1,
-            challengeDuration: 60,
-            executive: Address::ZERO,
-        };
+        let base = ChannelParams { participants: addrs(2), nonce: 1, challengeDuration: 60, executive: Address::ZERO };
         let id = channel_id(1, judge, &base);
         assert_ne!(id, channel_id(2, judge, &base));
         assert_ne!(id, channel_id(1, Address::repeat_byte(0x78), &base));
@@ -170,14 +156,9 @@ mod tests {
         assert_eq!(validate_params(&addrs(0), 60), Err(ParamsError::ParticipantCount(0)));
         assert_eq!(validate_params(&addrs(2), 60), Ok(()));
         assert_eq!(validate_params(&addrs(255), 60), Ok(()));
-        let many: Vec<Address> = (1..=256u32)
-            .map(|i| Address::left_padding_from(&i.to_be_bytes()))
-            .collect();
+        let many: Vec<Address> = (1..=256u32).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
         assert_eq!(validate_params(&many, 60), Err(ParamsError::ParticipantCount(256)));
-        assert_eq!(
-            validate_params(&[Address::with_last_byte(1), Address::ZERO], 60),
-            Err(ParamsError::Participant(1))
-        );
+        assert_eq!(validate_params(&[Address::with_last_byte(1), Address::ZERO], 60), Err(ParamsError::Participant(1)));
         let dup = vec![Address::with_last_byte(1), Address::with_last_byte(2), Address::with_last_byte(1)];
         assert_eq!(validate_params(&dup, 60), Err(ParamsError::Participant(2)));
         assert_eq!(validate_params(&addrs(2), 0), Err(ParamsError::ChallengeDuration(0)));

@@ -10,20 +10,15 @@ use alloy_primitives::{b256, keccak256, Address, B256};
 use crate::{Challenge, State};
 
 /// `keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")`
-pub const DOMAIN_TYPEHASH: B256 =
-    b256!("8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f");
+pub const DOMAIN_TYPEHASH: B256 = b256!("8b73c3c69bb8fe3d512ecc4cf759cc79239f7b179b0ffacaa9a75d522b39400f");
 /// `keccak256("State(bytes32 channelId,uint64 version,bytes data,bool isFinal)")`
-pub const STATE_TYPEHASH: B256 =
-    b256!("ca8319931e231008a99b981c295fd474136c92820cb2760fcf54fb9f1f219db6");
+pub const STATE_TYPEHASH: B256 = b256!("ca8319931e231008a99b981c295fd474136c92820cb2760fcf54fb9f1f219db6");
 /// `keccak256("Challenge(bytes32 channelId,uint64 version)")`
-pub const CHALLENGE_TYPEHASH: B256 =
-    b256!("9c65c9e766ef8b212411c35493a222d7655d0b2db562e8b05f0dfaf3e094905c");
+pub const CHALLENGE_TYPEHASH: B256 = b256!("9c65c9e766ef8b212411c35493a222d7655d0b2db562e8b05f0dfaf3e094905c");
 /// `keccak256("Avocado")`, the domain's `name`.
-pub const NAME_HASH: B256 =
-    b256!("a59f8e04087931875e5cd720c441bf6287a5af6235a70323d9f268402ece8169");
+pub const NAME_HASH: B256 = b256!("a59f8e04087931875e5cd720c441bf6287a5af6235a70323d9f268402ece8169");
 /// `keccak256("1")`, the domain's `version`.
-pub const VERSION_HASH: B256 =
-    b256!("c89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc6");
+pub const VERSION_HASH: B256 = b256!("c89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc6");
 
 /// The EIP-712 domain of one judge deployment: `{name: "Avocado", version: "1", chainId,
 /// verifyingContract: judge}`. A signature made under one domain is worthless under any other.
@@ -69,10 +64,7 @@ impl Domain {
 
     /// The digest every participant signs for `state`.
     pub fn state_digest(&self, state: &State) -> B256 {
-        signing_hash(
-            &self.separator(),
-            &state_hash(&state.channelId, state.version, &state.data, state.isFinal),
-        )
+        signing_hash(&self.separator(), &state_hash(&state.channelId, state.version, &state.data, state.isFinal))
     }
 
     /// The digest a participant signs to challenge with `challenge.version`.

@@ -11,8 +11,7 @@
 use alloy_primitives::{b256, B256};
 
 /// `secp256k1n / 2`: the largest `s` a canonical signature may carry.
-pub const HALF_ORDER: B256 =
-    b256!("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
+pub const HALF_ORDER: B256 = b256!("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
 
 /// A parsed, canonical (low-s) secp256k1 signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

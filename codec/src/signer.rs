@@ -15,26 +15,19 @@ pub fn address_of(key: &VerifyingKey) -> Address {
 
 /// Signs a 32-byte digest; the result is always canonical (low-s).
 pub fn sign(key: &SigningKey, digest: &B256) -> Signature {
-    let (sig, recid) = key
-        .sign_prehash_recoverable(digest.as_slice())
-        .expect("signing a 32-byte prehash cannot fail");
+    let (sig, recid) = key.sign_prehash_recoverable(digest.as_slice()).expect("signing a 32-byte prehash cannot fail");
     let (sig, recid) = match sig.normalize_s() {
         Some(low) => (low, RecoveryId::new(!recid.is_y_odd(), recid.is_x_reduced())),
         None => (sig, recid),
     };
     let (r, s) = sig.split_bytes();
-    Signature {
-        r: B256::from_slice(&r),
-        s: B256::from_slice(&s),
-        v: 27 + recid.is_y_odd() as u8,
-    }
+    Signature { r: B256::from_slice(&r), s: B256::from_slice(&s), v: 27 + recid.is_y_odd() as u8 }
 }
 
 /// Recovers the signer of `digest`. Fails exactly where the ecrecover precompile (plus the
 /// judge's checks) fails.
 pub fn recover(digest: &B256, sig: &Signature) -> Result<Address, SignatureError> {
-    let ecdsa = EcdsaSignature::from_scalars(sig.r.0, sig.s.0)
-        .map_err(|_| SignatureError::Unrecoverable)?;
+    let ecdsa = EcdsaSignature::from_scalars(sig.r.0, sig.s.0).map_err(|_| SignatureError::Unrecoverable)?;
     let recid = RecoveryId::new(sig.v == 28, false);
     let key = VerifyingKey::recover_from_prehash(digest.as_slice(), &ecdsa, recid)
         .map_err(|_| SignatureError::Unrecoverable)?;
@@ -90,10 +83,8 @@ impl core::fmt::Display for FullySignedError {
 /// Checks that `sigs` holds one valid signature of `digest` per participant, in order: the
 /// judge's rule for a fully signed state.
 pub fn verify_all(digest: &B256, participants: &[Address], sigs: &[u8]) -> Result<(), FullySignedError> {
-    let parts = split(sigs, participants.len()).ok_or(FullySignedError::Length {
-        length: sigs.len(),
-        participants: participants.len(),
-    })?;
+    let parts = split(sigs, participants.len())
+        .ok_or(FullySignedError::Length { length: sigs.len(), participants: participants.len() })?;
     for (index, (sig, who)) in parts.zip(participants).enumerate() {
         verify(digest, sig, *who).map_err(|error| FullySignedError::Signature { index, error })?;
     }

@@ -101,10 +101,7 @@ fn flatten(domain: &Domain, state: &State) -> Vec<u8> {
 }
 
 fn unflatten(v: &[u8]) -> (Domain, State) {
-    let domain = Domain::new(
-        u64::from_be_bytes(v[..8].try_into().unwrap()),
-        Address::from_slice(&v[8..28]),
-    );
+    let domain = Domain::new(u64::from_be_bytes(v[..8].try_into().unwrap()), Address::from_slice(&v[8..28]));
     let state = State {
         channelId: B256::from_slice(&v[28..60]),
         version: u64::from_be_bytes(v[60..68].try_into().unwrap()),

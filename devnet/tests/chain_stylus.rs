@@ -48,7 +48,12 @@ fn deploy_activate_and_call_a_program() {
     assert!(!r.is_success());
     assert_eq!(r.output().as_ref(), ArbWasm::ProgramNotActivated {}.abi_encode().as_slice());
     let code_hash = alloy_primitives::keccak256(&code);
-    let q = send(&mut chain, TxKind::Call(ArbWasm_addr()), ArbWasm::codehashVersionCall { codehash: code_hash }.abi_encode(), U256::ZERO);
+    let q = send(
+        &mut chain,
+        TxKind::Call(ArbWasm_addr()),
+        ArbWasm::codehashVersionCall { codehash: code_hash }.abi_encode(),
+        U256::ZERO,
+    );
     assert_eq!(q.output().as_ref(), ArbWasm::ProgramNotActivated {}.abi_encode().as_slice());
 
     // Too little value for the data fee.
@@ -161,7 +166,10 @@ fn activation_through_arbwasm_refuses_with_nitros_reasons() {
             r#"(module (import "vm_hooks" "steal_funds" (func)) (memory (export "memory") 1)
                 (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
         ),
-        ("missing export user_entrypoint", r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#),
+        (
+            "missing export user_entrypoint",
+            r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#,
+        ),
         (
             "start function",
             r#"(module (memory (export "memory") 1) (func $s) (start $s)
@@ -171,7 +179,12 @@ fn activation_through_arbwasm_refuses_with_nitros_reasons() {
     for (reason, wat_src) in cases {
         let code = stylus::pack(&wat::parse_str(wat_src).unwrap());
         let program = deploy(&mut chain, &code);
-        let r = send(&mut chain, TxKind::Call(ArbWasm_addr()), ArbWasm::activateProgramCall { program }.abi_encode(), U256::from(10u64).pow(U256::from(18u64)));
+        let r = send(
+            &mut chain,
+            TxKind::Call(ArbWasm_addr()),
+            ArbWasm::activateProgramCall { program }.abi_encode(),
+            U256::from(10u64).pow(U256::from(18u64)),
+        );
         assert!(!r.is_success(), "{reason}: activated");
         let msg = alloy_sol_types::Revert::abi_decode(&r.output()).expect("an Error(string) revert").reason;
         assert!(msg.contains(reason), "{reason}: {msg}");
@@ -248,7 +261,8 @@ fn reentrancy_flag_and_create_from_a_program() {
             (i32.const 0)))"#,
     );
     let runtime = [0x60, 0x2a, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
-    let mut init = vec![0x60, runtime.len() as u8, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, runtime.len() as u8, 0x60, 0x00, 0xf3];
+    let mut init =
+        vec![0x60, runtime.len() as u8, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, runtime.len() as u8, 0x60, 0x00, 0xf3];
     init.extend_from_slice(&runtime);
     let r = send(&mut chain, TxKind::Call(factory), init, U256::ZERO);
     assert!(r.is_success(), "{:?}", r.result);

@@ -15,7 +15,12 @@ fn free_port() -> u16 {
 }
 
 fn spawn(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_avocado-devnet")).args(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_avocado-devnet"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }
 
 async fn connect(port: u16) -> impl Provider {

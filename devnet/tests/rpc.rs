@@ -18,7 +18,8 @@ const DEV: Address = address!("3f1Eae7D46d88F08fc2F8ed27FCb2AB183EB2d0E");
 /// EVM init code deploying `runtime`.
 fn deploy_code(runtime: &[u8]) -> Bytes {
     // PUSH1 len PUSH1 12 PUSH1 0 CODECOPY PUSH1 len PUSH1 0 RETURN ‖ runtime
-    let mut init = vec![0x60, runtime.len() as u8, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, runtime.len() as u8, 0x60, 0x00, 0xf3];
+    let mut init =
+        vec![0x60, runtime.len() as u8, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, runtime.len() as u8, 0x60, 0x00, 0xf3];
     init.extend_from_slice(runtime);
     init.into()
 }
@@ -49,7 +50,8 @@ fn contract_runtime() -> Vec<u8> {
 async fn alloy_provider_end_to_end() {
     let node = devnet().await;
     let signer: PrivateKeySigner = DEV_KEY.parse().unwrap();
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(node.url().parse().unwrap());
+    let provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(node.url().parse().unwrap());
     assert_eq!(provider.get_chain_id().await.unwrap(), 412_346);
 
     // A 1559 transfer.
@@ -97,7 +99,10 @@ async fn alloy_provider_end_to_end() {
 
     // State override: the same call against other code.
     let empty = address!("0000000000000000000000000000000000005678");
-    let overrides: alloy_rpc_types_eth::state::StateOverride = [(empty, AccountOverride { code: Some(contract_runtime().into()), ..Default::default() })].into_iter().collect();
+    let overrides: alloy_rpc_types_eth::state::StateOverride =
+        [(empty, AccountOverride { code: Some(contract_runtime().into()), ..Default::default() })]
+            .into_iter()
+            .collect();
     let out = provider
         .call(TransactionRequest::default().with_to(empty).with_input(Bytes::from_static(b"xy")))
         .overrides(overrides)
@@ -118,7 +123,8 @@ async fn alloy_provider_end_to_end() {
 async fn nonce_too_low_is_refused_like_geth() {
     let node = devnet().await;
     let signer: PrivateKeySigner = DEV_KEY.parse().unwrap();
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(node.url().parse().unwrap());
+    let provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(node.url().parse().unwrap());
     let tx = TransactionRequest::default().with_to(DEV).with_value(U256::from(1)).with_nonce(0);
     provider.send_transaction(tx.clone()).await.unwrap().get_receipt().await.unwrap();
     let err = provider.send_transaction(tx.with_value(U256::from(2))).await.unwrap_err();
@@ -141,7 +147,11 @@ async fn websocket_new_heads() {
 async fn websocket_logs_subscription() {
     let node = devnet().await;
     let signer: PrivateKeySigner = DEV_KEY.parse().unwrap();
-    let ws = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_ws(WsConnect::new(node.ws_url())).await.unwrap();
+    let ws = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_ws(WsConnect::new(node.ws_url()))
+        .await
+        .unwrap();
     let r = ws
         .send_transaction(TransactionRequest::default().with_deploy_code(deploy_code(&contract_runtime())))
         .await

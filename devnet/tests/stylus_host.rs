@@ -57,38 +57,56 @@ fn minimal_program_activates_and_echoes() {
 #[test]
 fn activation_refuses_what_nitro_refuses() {
     // Reference types: a funcref table with a typed select on a reference.
-    let e = refuse(r#"(module (memory (export "memory") 1)
-        (func (export "user_entrypoint") (param i32) (result i32) (drop (ref.null func)) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (drop (ref.null func)) (i32.const 0)))"#,
+    );
     assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("reference types")), "{e}");
     // Multi-value function results.
-    let e = refuse(r#"(module (memory (export "memory") 1)
+    let e = refuse(
+        r#"(module (memory (export "memory") 1)
         (func $two (result i32 i32) (i32.const 1) (i32.const 2))
-        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("multi-value") || m.contains("multiple")), "{e}");
     // An import from another module, and an unknown hostio.
-    let e = refuse(r#"(module (import "env" "abort" (func)) (memory (export "memory") 1)
-        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (import "env" "abort" (func)) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert!(matches!(e, ActivationError::Import { ref module, .. } if module == "env"), "{e}");
-    let e = refuse(r#"(module (import "vm_hooks" "steal_funds" (func)) (memory (export "memory") 1)
-        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (import "vm_hooks" "steal_funds" (func)) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert!(matches!(e, ActivationError::Import { reason: "unknown hostio", .. }), "{e}");
     // A hostio imported with the wrong signature.
-    let e = refuse(r#"(module (import "vm_hooks" "read_args" (func (param i64))) (memory (export "memory") 1)
-        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (import "vm_hooks" "read_args" (func (param i64))) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert!(matches!(e, ActivationError::Import { reason: "signature does not match the hostio", .. }), "{e}");
     // Missing or mistyped entrypoint, missing memory.
-    let e = refuse(r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert_eq!(e, ActivationError::MissingExport("user_entrypoint"));
-    let e = refuse(r#"(module (memory (export "memory") 1) (func (export "user_entrypoint") (param i64) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (memory (export "memory") 1) (func (export "user_entrypoint") (param i64) (result i32) (i32.const 0)))"#,
+    );
     assert_eq!(e, ActivationError::MissingExport("user_entrypoint"));
     let e = refuse(r#"(module (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
     assert_eq!(e, ActivationError::MissingExport("memory"));
     // A start function.
-    let e = refuse(r#"(module (memory (export "memory") 1) (func $s) (start $s)
-        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (memory (export "memory") 1) (func $s) (start $s)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert_eq!(e, ActivationError::StartFunction);
     // Memory over 128 pages.
-    let e = refuse(r#"(module (memory (export "memory") 129) (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
+    let e = refuse(
+        r#"(module (memory (export "memory") 129) (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
     assert!(matches!(e, ActivationError::Memory(_)), "{e}");
     // Not Stylus code at all, and a dictionary this host does not ship.
     assert_eq!(stylus::activate(&[0x60, 0x00]).unwrap_err(), ActivationError::NotWasm);
@@ -121,7 +139,10 @@ fn deployed_code_over_24576_bytes_is_refused() {
 
 #[test]
 fn nonzero_status_reverts_with_the_written_result() {
-    let wasm = program("", "(call $read_args (i32.const 0)) (call $write_result (i32.const 0) (local.get $len)) (i32.const 1)");
+    let wasm = program(
+        "",
+        "(call $read_args (i32.const 0)) (call $write_result (i32.const 0) (local.get $len)) (i32.const 1)",
+    );
     let mut evm = MemoryEvm::new();
     let r = run(&wasm, &mut evm, Address::with_last_byte(1 + 0xa0), b"nope");
     assert_eq!(r.outcome.status, Status::Revert);
@@ -197,7 +218,10 @@ fn logs_keccak_and_context() {
     assert_eq!(u64::from_le_bytes(r.outcome.output[40..48].try_into().unwrap()), 42);
     assert_eq!(&r.outcome.output[48..68], Address::repeat_byte(9).as_slice());
     assert_eq!(r.logs.len(), 1);
-    assert_eq!((r.logs[0].address, r.logs[0].topics.clone(), r.logs[0].data.clone()), (to, vec![B256::repeat_byte(5)], b"payload".to_vec()));
+    assert_eq!(
+        (r.logs[0].address, r.logs[0].topics.clone(), r.logs[0].data.clone()),
+        (to, vec![B256::repeat_byte(5)], b"payload".to_vec())
+    );
 }
 
 #[test]

@@ -218,12 +218,11 @@ impl Judge {
         if !meta.exists() {
             validate_params(participants, *duration)?;
         }
-        let parts = split(sigs, participants.len()).ok_or(JudgeError::InvalidSignaturesLength(
-            I::InvalidSignaturesLength {
+        let parts =
+            split(sigs, participants.len()).ok_or(JudgeError::InvalidSignaturesLength(I::InvalidSignaturesLength {
                 length: alloy_primitives::U256::from(sigs.len()),
                 participants: alloy_primitives::U256::from(participants.len()),
-            },
-        ))?;
+            }))?;
         let digest = signing_hash(&domain.separator(), &state_hash(&id, *version, data, *is_final));
         for (i, (sig, who)) in parts.zip(participants.iter()).enumerate() {
             if self.recover(&digest, sig) != Some(*who) {
@@ -257,7 +256,13 @@ impl Judge {
         let (participants, nonce, challenge_duration, executive) = params;
         let (_, version, data, _) = state;
         self.store(v.id, Meta { version, finalizes_at: 0, flags: EXISTS }, v.data_hash);
-        self.vm().log(I::ChannelOpened { channelId: v.id, participants, nonce, challengeDuration: challenge_duration, executive });
+        self.vm().log(I::ChannelOpened {
+            channelId: v.id,
+            participants,
+            nonce,
+            challengeDuration: challenge_duration,
+            executive,
+        });
         self.vm().log(I::StateCheckpointed { channelId: v.id, version, data });
         Ok(())
     }

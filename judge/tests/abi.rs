@@ -46,17 +46,34 @@ fn exported_abi_equals_committed_interface() {
         }
     }
     let expected = calls![
-        I::openCall, I::checkpointCall, I::challengeCall, I::concludeCall, I::statusCall,
-        I::finalStateCall, I::channelIdCall, I::domainSeparatorCall,
+        I::openCall,
+        I::checkpointCall,
+        I::challengeCall,
+        I::concludeCall,
+        I::statusCall,
+        I::finalStateCall,
+        I::channelIdCall,
+        I::domainSeparatorCall,
     ];
     assert_eq!(expected.len(), I::IAvocadoJudgeCalls::SELECTORS.len(), "list every call of the interface here");
     assert_eq!(functions, expected);
 
     let mut expected_errors = errors![
-        I::InvalidParticipantCount, I::InvalidParticipant, I::InvalidChallengeDuration, I::WrongChannel,
-        I::StateTooLarge, I::InvalidSignaturesLength, I::InvalidSignature, I::InvalidChallengerSignature,
-        I::NotParticipant, I::StaleVersion, I::ChannelExists, I::ChannelFinal, I::ChallengeInProgress,
-        I::NotFinalState, I::ChannelNotFinal,
+        I::InvalidParticipantCount,
+        I::InvalidParticipant,
+        I::InvalidChallengeDuration,
+        I::WrongChannel,
+        I::StateTooLarge,
+        I::InvalidSignaturesLength,
+        I::InvalidSignature,
+        I::InvalidChallengerSignature,
+        I::NotParticipant,
+        I::StaleVersion,
+        I::ChannelExists,
+        I::ChannelFinal,
+        I::ChallengeInProgress,
+        I::NotFinalState,
+        I::ChannelNotFinal,
     ];
     assert_eq!(expected_errors.len(), I::IAvocadoJudgeErrors::SELECTORS.len(), "list every error here");
     expected_errors.sort();

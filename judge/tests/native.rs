@@ -77,10 +77,25 @@ impl CalldataAccess for RecoverVM {
 }
 
 unsafe impl UnsafeDeploymentAccess for RecoverVM {
-    unsafe fn create1(&self, code: *const u8, len: usize, endowment: *const u8, contract: *mut u8, revert_len: *mut usize) {
+    unsafe fn create1(
+        &self,
+        code: *const u8,
+        len: usize,
+        endowment: *const u8,
+        contract: *mut u8,
+        revert_len: *mut usize,
+    ) {
         self.inner.create1(code, len, endowment, contract, revert_len)
     }
-    unsafe fn create2(&self, code: *const u8, len: usize, endowment: *const u8, salt: *const u8, contract: *mut u8, revert_len: *mut usize) {
+    unsafe fn create2(
+        &self,
+        code: *const u8,
+        len: usize,
+        endowment: *const u8,
+        salt: *const u8,
+        contract: *mut u8,
+        revert_len: *mut usize,
+    ) {
         self.inner.create2(code, len, endowment, salt, contract, revert_len)
     }
 }
@@ -98,10 +113,25 @@ impl StorageAccess for RecoverVM {
 }
 
 unsafe impl UnsafeCallAccess for RecoverVM {
-    unsafe fn call_contract(&self, to: *const u8, data: *const u8, len: usize, value: *const u8, gas: u64, outs_len: &mut usize) -> u8 {
+    unsafe fn call_contract(
+        &self,
+        to: *const u8,
+        data: *const u8,
+        len: usize,
+        value: *const u8,
+        gas: u64,
+        outs_len: &mut usize,
+    ) -> u8 {
         self.inner.call_contract(to, data, len, value, gas, outs_len)
     }
-    unsafe fn static_call_contract(&self, to: *const u8, data: *const u8, len: usize, gas: u64, outs_len: &mut usize) -> u8 {
+    unsafe fn static_call_contract(
+        &self,
+        to: *const u8,
+        data: *const u8,
+        len: usize,
+        gas: u64,
+        outs_len: &mut usize,
+    ) -> u8 {
         let to = Address::from_slice(slice::from_raw_parts(to, 20));
         assert_eq!(to, ECRECOVER, "the judge calls nothing but ecrecover");
         let out = Self::ecrecover(slice::from_raw_parts(data, len));
@@ -110,7 +140,14 @@ unsafe impl UnsafeCallAccess for RecoverVM {
         let _ = gas;
         0
     }
-    unsafe fn delegate_call_contract(&self, to: *const u8, data: *const u8, len: usize, gas: u64, outs_len: &mut usize) -> u8 {
+    unsafe fn delegate_call_contract(
+        &self,
+        to: *const u8,
+        data: *const u8,
+        len: usize,
+        gas: u64,
+        outs_len: &mut usize,
+    ) -> u8 {
         self.inner.delegate_call_contract(to, data, len, gas, outs_len)
     }
 }
@@ -237,14 +274,10 @@ impl JudgeHarness for Native {
             .iter()
             .map(|(topics, data)| LogData::new_unchecked(topics.clone(), data.clone().into()))
             .collect();
-        let slots_written = after
-            .storage
-            .iter()
-            .filter(|(k, v)| before.storage.get(k).copied().unwrap_or_default() != **v)
-            .count();
+        let slots_written =
+            after.storage.iter().filter(|(k, v)| before.storage.get(k).copied().unwrap_or_default() != **v).count();
         Outcome { result, logs, slots_written: Some(slots_written), gas_used: None }
     }
 }
 
 avocado_tests::judge_scenario_tests!(native());
-

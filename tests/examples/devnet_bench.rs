@@ -58,7 +58,8 @@ async fn boot(program: &str, args: &[&str], port: u16) -> Running {
 
 fn provider(url: &str, key: &str) -> (DynProvider, PrivateKeySigner) {
     let signer: PrivateKeySigner = key.parse().unwrap();
-    let p = ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url.parse().unwrap()).erased();
+    let p =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url.parse().unwrap()).erased();
     (p, signer)
 }
 
@@ -98,7 +99,13 @@ async fn throughput(p: &DynProvider, signer: &PrivateKeySigner, chain_id: u64, r
 }
 
 fn transfers(n: usize) -> Vec<TransactionRequest> {
-    (0..n).map(|i| TransactionRequest::default().with_to(Address::with_last_byte((i % 200) as u8 + 1)).with_value(U256::from(1))).collect()
+    (0..n)
+        .map(|i| {
+            TransactionRequest::default()
+                .with_to(Address::with_last_byte((i % 200) as u8 + 1))
+                .with_value(U256::from(1))
+        })
+        .collect()
 }
 
 #[tokio::main]
@@ -112,14 +119,21 @@ async fn main() {
 
     let devnet = boot(&args[1], &["--port", "18650"], 18650).await;
     let anvil = boot(&args[2], &["--port", "18651", "--silent"], 18651).await;
-    println!("boot to first RPC answer: devnet {:.1} ms, anvil {:.1} ms (devnet/anvil {:.2})",
-        devnet.boot.as_secs_f64() * 1e3, anvil.boot.as_secs_f64() * 1e3, devnet.boot.as_secs_f64() / anvil.boot.as_secs_f64());
+    println!(
+        "boot to first RPC answer: devnet {:.1} ms, anvil {:.1} ms (devnet/anvil {:.2})",
+        devnet.boot.as_secs_f64() * 1e3,
+        anvil.boot.as_secs_f64() * 1e3,
+        devnet.boot.as_secs_f64() / anvil.boot.as_secs_f64()
+    );
 
     let (dp, ds) = provider(&devnet.url, DEV_KEY);
     let (ap, a_s) = provider(&anvil.url, ANVIL_KEY);
     let d_tps = throughput(&dp, &ds, CHAIN_ID, transfers(TXS)).await;
     let a_tps = throughput(&ap, &a_s, 31_337, transfers(TXS)).await;
-    println!("plain transfers, {TXS} sequential raw txs: devnet {d_tps:.0} tx/s, anvil {a_tps:.0} tx/s (devnet/anvil {:.2})", d_tps / a_tps);
+    println!(
+        "plain transfers, {TXS} sequential raw txs: devnet {d_tps:.0} tx/s, anvil {a_tps:.0} tx/s (devnet/anvil {:.2})",
+        d_tps / a_tps
+    );
 
     // The judge on the devnet, activated through ArbWasm.
     let _: serde_json::Value = dp.raw_request("anvil_setCode".into(), (JUDGE, Bytes::from(judge_code))).await.unwrap();
@@ -134,7 +148,13 @@ async fn main() {
     let send = |data: Vec<u8>| {
         let dp = dp.clone();
         async move {
-            let r = dp.send_transaction(TransactionRequest::default().with_to(JUDGE).with_input(data)).await.unwrap().get_receipt().await.unwrap();
+            let r = dp
+                .send_transaction(TransactionRequest::default().with_to(JUDGE).with_input(data))
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
             assert!(r.status());
             r.gas_used
         }

@@ -154,7 +154,8 @@ pub fn ok(h: &mut dyn JudgeHarness, calldata: Vec<u8>) -> Vec<LogData> {
 
 /// Decodes revert data as one of the judge's errors.
 pub fn decode_error(data: &[u8]) -> Result<I::IAvocadoJudgeErrors, String> {
-    I::IAvocadoJudgeErrors::abi_decode(data).map_err(|e| format!("undecodable revert data 0x{}: {e}", alloy_primitives::hex::encode(data)))
+    I::IAvocadoJudgeErrors::abi_decode(data)
+        .map_err(|e| format!("undecodable revert data 0x{}: {e}", alloy_primitives::hex::encode(data)))
 }
 
 /// Sends `calldata`, asserts it reverts with `expected`, and that the channel `id` is unchanged.
@@ -203,7 +204,10 @@ pub fn open_three_party(h: &mut dyn JudgeHarness) {
 fn open_n(h: &mut dyn JudgeHarness, n: usize) {
     let f = Fixture::new(n, 3600);
     let unknown = status(h, f.id);
-    assert_eq!((unknown.phase, unknown.version, unknown.finalizesAt, unknown.dataHash), (phase::NONE, 0, 0, B256::ZERO));
+    assert_eq!(
+        (unknown.phase, unknown.version, unknown.finalizesAt, unknown.dataHash),
+        (phase::NONE, 0, 0, B256::ZERO)
+    );
     let s = f.state(0, b"genesis", false);
     let logs = ok(h, f.open(&s, &f.sign(&s)));
     assert_eq!(logs.len(), 2);
@@ -222,7 +226,12 @@ pub fn open_twice(h: &mut dyn JudgeHarness) {
     let s = f.state(0, b"", false);
     ok(h, f.open(&s, &f.sign(&s)));
     let s1 = f.state(1, b"", false);
-    fails(h, f.id, f.open(&s1, &f.sign(&s1)), I::IAvocadoJudgeErrors::ChannelExists(I::ChannelExists { channelId: f.id }));
+    fails(
+        h,
+        f.id,
+        f.open(&s1, &f.sign(&s1)),
+        I::IAvocadoJudgeErrors::ChannelExists(I::ChannelExists { channelId: f.id }),
+    );
 }
 
 /// Newer states replace older ones; the stored version is a no-op; older ones revert.
@@ -245,7 +254,12 @@ pub fn checkpoint_versions(h: &mut dyn JudgeHarness) {
     assert_status(h, f.id, phase::OPEN, 5, 0, b"five");
     // Stale.
     let s3 = f.state(3, b"three", false);
-    fails(h, f.id, f.checkpoint(&s3, &f.sign(&s3)), I::IAvocadoJudgeErrors::StaleVersion(I::StaleVersion { stored: 5, given: 3 }));
+    fails(
+        h,
+        f.id,
+        f.checkpoint(&s3, &f.sign(&s3)),
+        I::IAvocadoJudgeErrors::StaleVersion(I::StaleVersion { stored: 5, given: 3 }),
+    );
     // 65-byte signatures are accepted too.
     let s6 = f.state(6, b"six", false);
     ok(h, f.checkpoint(&s6, &f.sign65(&s6)));
@@ -259,7 +273,8 @@ pub fn wrong_signers(h: &mut dyn JudgeHarness) {
     let digest = f.domain.state_digest(&s);
     let good: Vec<[u8; 64]> = f.keys.iter().map(|k| signer::sign(k, &digest).to_compact()).collect();
     let outsider = signer::sign(&key(99), &digest).to_compact();
-    let cat = |parts: &[&[u8; 64]]| -> Bytes { parts.iter().flat_map(|p| p.iter().copied()).collect::<Vec<u8>>().into() };
+    let cat =
+        |parts: &[&[u8; 64]]| -> Bytes { parts.iter().flat_map(|p| p.iter().copied()).collect::<Vec<u8>>().into() };
     let bad = |i: usize| I::IAvocadoJudgeErrors::InvalidSignature(I::InvalidSignature { index: u(i) });
     fails(h, f.id, f.checkpoint(&s, &cat(&[&good[0], &outsider, &good[2]])), bad(1));
     fails(h, f.id, f.checkpoint(&s, &cat(&[&good[1], &good[0], &good[2]])), bad(0));
@@ -298,7 +313,10 @@ pub fn malleable_and_unrecoverable(h: &mut dyn JudgeHarness) {
     fails(h, f.id, f.checkpoint(&s, &blob), bad0);
     // Wrong lengths: one byte short, mixed widths, empty.
     let len_err = |len: usize| {
-        I::IAvocadoJudgeErrors::InvalidSignaturesLength(I::InvalidSignaturesLength { length: u(len), participants: u(2) })
+        I::IAvocadoJudgeErrors::InvalidSignaturesLength(I::InvalidSignaturesLength {
+            length: u(len),
+            participants: u(2),
+        })
     };
     let good = f.sign(&s);
     fails(h, f.id, f.checkpoint(&s, &good.slice(..127)), len_err(127));
@@ -309,23 +327,60 @@ pub fn malleable_and_unrecoverable(h: &mut dyn JudgeHarness) {
 
 /// Participant count, zero and duplicate participants, challenge duration bounds.
 pub fn bad_params(h: &mut dyn JudgeHarness) {
-    let try_params = |h: &mut dyn JudgeHarness, participants: Vec<Address>, duration: u64, expected: I::IAvocadoJudgeErrors| {
-        let params = ChannelParams { participants, nonce: 0, challengeDuration: duration, executive: Address::ZERO };
-        let id = Domain::new(CHAIN_ID, JUDGE).channel_id(&params);
-        let state = State { channelId: id, version: 0, data: Bytes::new(), isFinal: false };
-        let call = I::openCall { params, state, sigs: Bytes::new() }.abi_encode();
-        fails(h, id, call, expected);
-    };
+    let try_params =
+        |h: &mut dyn JudgeHarness, participants: Vec<Address>, duration: u64, expected: I::IAvocadoJudgeErrors| {
+            let params =
+                ChannelParams { participants, nonce: 0, challengeDuration: duration, executive: Address::ZERO };
+            let id = Domain::new(CHAIN_ID, JUDGE).channel_id(&params);
+            let state = State { channelId: id, version: 0, data: Bytes::new(), isFinal: false };
+            let call = I::openCall { params, state, sigs: Bytes::new() }.abi_encode();
+            fails(h, id, call, expected);
+        };
     let addr = |i: usize| signer::address_of(key(i).verifying_key());
-    try_params(h, vec![addr(0)], 60, I::IAvocadoJudgeErrors::InvalidParticipantCount(I::InvalidParticipantCount { count: u(1) }));
-    try_params(h, vec![], 60, I::IAvocadoJudgeErrors::InvalidParticipantCount(I::InvalidParticipantCount { count: u(0) }));
+    try_params(
+        h,
+        vec![addr(0)],
+        60,
+        I::IAvocadoJudgeErrors::InvalidParticipantCount(I::InvalidParticipantCount { count: u(1) }),
+    );
+    try_params(
+        h,
+        vec![],
+        60,
+        I::IAvocadoJudgeErrors::InvalidParticipantCount(I::InvalidParticipantCount { count: u(0) }),
+    );
     let many: Vec<Address> = (1..=256u32).map(|i| Address::left_padding_from(&i.to_be_bytes())).collect();
-    try_params(h, many, 60, I::IAvocadoJudgeErrors::InvalidParticipantCount(I::InvalidParticipantCount { count: u(256) }));
-    try_params(h, vec![addr(0), Address::ZERO], 60, I::IAvocadoJudgeErrors::InvalidParticipant(I::InvalidParticipant { index: u(1) }));
-    try_params(h, vec![addr(0), addr(1), addr(0)], 60, I::IAvocadoJudgeErrors::InvalidParticipant(I::InvalidParticipant { index: u(2) }));
-    try_params(h, vec![addr(0), addr(1)], 0, I::IAvocadoJudgeErrors::InvalidChallengeDuration(I::InvalidChallengeDuration { duration: 0 }));
+    try_params(
+        h,
+        many,
+        60,
+        I::IAvocadoJudgeErrors::InvalidParticipantCount(I::InvalidParticipantCount { count: u(256) }),
+    );
+    try_params(
+        h,
+        vec![addr(0), Address::ZERO],
+        60,
+        I::IAvocadoJudgeErrors::InvalidParticipant(I::InvalidParticipant { index: u(1) }),
+    );
+    try_params(
+        h,
+        vec![addr(0), addr(1), addr(0)],
+        60,
+        I::IAvocadoJudgeErrors::InvalidParticipant(I::InvalidParticipant { index: u(2) }),
+    );
+    try_params(
+        h,
+        vec![addr(0), addr(1)],
+        0,
+        I::IAvocadoJudgeErrors::InvalidChallengeDuration(I::InvalidChallengeDuration { duration: 0 }),
+    );
     let too_long = MAX_CHALLENGE_DURATION + 1;
-    try_params(h, vec![addr(0), addr(1)], too_long, I::IAvocadoJudgeErrors::InvalidChallengeDuration(I::InvalidChallengeDuration { duration: too_long }));
+    try_params(
+        h,
+        vec![addr(0), addr(1)],
+        too_long,
+        I::IAvocadoJudgeErrors::InvalidChallengeDuration(I::InvalidChallengeDuration { duration: too_long }),
+    );
     // The longest allowed duration works.
     let f = Fixture::new(2, MAX_CHALLENGE_DURATION);
     let s = f.state(0, b"", false);
@@ -352,7 +407,12 @@ pub fn data_limit(h: &mut dyn JudgeHarness) {
     assert_eq!(cp.data.len(), MAX_DATA_LEN);
     let bigger = vec![0xa5u8; MAX_DATA_LEN + 1];
     let s2 = f.state(2, &bigger, false);
-    fails(h, f.id, f.checkpoint(&s2, &f.sign(&s2)), I::IAvocadoJudgeErrors::StateTooLarge(I::StateTooLarge { size: u(MAX_DATA_LEN + 1), limit: u(MAX_DATA_LEN) }));
+    fails(
+        h,
+        f.id,
+        f.checkpoint(&s2, &f.sign(&s2)),
+        I::IAvocadoJudgeErrors::StateTooLarge(I::StateTooLarge { size: u(MAX_DATA_LEN + 1), limit: u(MAX_DATA_LEN) }),
+    );
 }
 
 /// A state whose channel id is not the id of the params reverts `WrongChannel`.
@@ -360,7 +420,12 @@ pub fn wrong_channel(h: &mut dyn JudgeHarness) {
     let f = Fixture::new(2, 60);
     let mut s = f.state(1, b"x", false);
     s.channelId = B256::repeat_byte(7);
-    fails(h, f.id, f.checkpoint(&s, &f.sign(&s)), I::IAvocadoJudgeErrors::WrongChannel(I::WrongChannel { expected: f.id, given: s.channelId }));
+    fails(
+        h,
+        f.id,
+        f.checkpoint(&s, &f.sign(&s)),
+        I::IAvocadoJudgeErrors::WrongChannel(I::WrongChannel { expected: f.id, given: s.channelId }),
+    );
 }
 
 /// Signatures made for another chain, another judge or another channel are worthless here.
@@ -371,10 +436,20 @@ pub fn replays(h: &mut dyn JudgeHarness) {
         let there = Fixture::with(domain, vec![0, 1], 0, 60);
         // Replayed verbatim: its channel id is not this chain's / judge's id for the same terms.
         let s = there.state(1, b"x", false);
-        fails(h, here.id, here.checkpoint(&s, &there.sign(&s)), I::IAvocadoJudgeErrors::WrongChannel(I::WrongChannel { expected: here.id, given: there.id }));
+        fails(
+            h,
+            here.id,
+            here.checkpoint(&s, &there.sign(&s)),
+            I::IAvocadoJudgeErrors::WrongChannel(I::WrongChannel { expected: here.id, given: there.id }),
+        );
         // Relabelled with this id: the signatures were made under the other domain.
         let relabelled = here.state(1, b"x", false);
-        fails(h, here.id, here.checkpoint(&relabelled, &here.sign_with(&domain, &relabelled, &here.keys)), bad0.clone());
+        fails(
+            h,
+            here.id,
+            here.checkpoint(&relabelled, &here.sign_with(&domain, &relabelled, &here.keys)),
+            bad0.clone(),
+        );
     }
     // Same participants, another channel (nonce 1): its signatures do not carry over.
     let sibling = Fixture::with(Domain::new(CHAIN_ID, JUDGE), vec![0, 1], 1, 60);
@@ -396,7 +471,10 @@ pub fn challenge_deadline(h: &mut dyn JudgeHarness) {
     let logs = ok(h, f.challenge(&s3, &f.sign(&s3), &f.challenge_sig(&f.keys[1], 3)));
     let ev: I::ChallengeStarted = decode(&logs[0]);
     let bob = signer::address_of(f.keys[1].verifying_key());
-    assert_eq!((ev.channelId, ev.challenger, ev.version, ev.finalizesAt, ev.data.as_ref()), (f.id, bob, 3, t0 + d, &b"three"[..]));
+    assert_eq!(
+        (ev.channelId, ev.challenger, ev.version, ev.finalizesAt, ev.data.as_ref()),
+        (f.id, bob, 3, t0 + d, &b"three"[..])
+    );
     assert_status(h, f.id, phase::CHALLENGE, 3, t0 + d, b"three");
     // A newer state during the dispute is stored; the deadline does not move.
     h.set_time(t0 + d - 1);
@@ -428,10 +506,27 @@ pub fn challenge_errors(h: &mut dyn JudgeHarness) {
     let s5 = f.state(5, b"five", false);
     ok(h, f.checkpoint(&s5, &f.sign(&s5)));
     let s3 = f.state(3, b"three", false);
-    fails(h, f.id, f.challenge(&s3, &f.sign(&s3), &f.challenge_sig(&f.keys[0], 3)), I::IAvocadoJudgeErrors::StaleVersion(I::StaleVersion { stored: 5, given: 3 }));
+    fails(
+        h,
+        f.id,
+        f.challenge(&s3, &f.sign(&s3), &f.challenge_sig(&f.keys[0], 3)),
+        I::IAvocadoJudgeErrors::StaleVersion(I::StaleVersion { stored: 5, given: 3 }),
+    );
     let outsider = key(42);
-    fails(h, f.id, f.challenge(&s5, &f.sign(&s5), &f.challenge_sig(&outsider, 5)), I::IAvocadoJudgeErrors::NotParticipant(I::NotParticipant { signer: signer::address_of(outsider.verifying_key()) }));
-    fails(h, f.id, f.challenge(&s5, &f.sign(&s5), &Bytes::from(vec![1u8; 10])), I::IAvocadoJudgeErrors::InvalidChallengerSignature(I::InvalidChallengerSignature {}));
+    fails(
+        h,
+        f.id,
+        f.challenge(&s5, &f.sign(&s5), &f.challenge_sig(&outsider, 5)),
+        I::IAvocadoJudgeErrors::NotParticipant(I::NotParticipant {
+            signer: signer::address_of(outsider.verifying_key()),
+        }),
+    );
+    fails(
+        h,
+        f.id,
+        f.challenge(&s5, &f.sign(&s5), &Bytes::from(vec![1u8; 10])),
+        I::IAvocadoJudgeErrors::InvalidChallengerSignature(I::InvalidChallengerSignature {}),
+    );
     // A challenger signature for another version names someone else (almost surely nobody here).
     let wrong_version = f.challenge_sig(&f.keys[2], 6);
     let out = h.send(f.challenge(&s5, &f.sign(&s5), &wrong_version));
@@ -441,7 +536,12 @@ pub fn challenge_errors(h: &mut dyn JudgeHarness) {
     ok(h, f.challenge(&s5, &f.sign(&s5), &f.challenge_sig(&f.keys[2], 5)));
     assert_status(h, f.id, phase::CHALLENGE, 5, t0 + 600, b"five");
     let s6 = f.state(6, b"six", false);
-    fails(h, f.id, f.challenge(&s6, &f.sign(&s6), &f.challenge_sig(&f.keys[0], 6)), I::IAvocadoJudgeErrors::ChallengeInProgress(I::ChallengeInProgress { channelId: f.id, finalizesAt: t0 + 600 }));
+    fails(
+        h,
+        f.id,
+        f.challenge(&s6, &f.sign(&s6), &f.challenge_sig(&f.keys[0], 6)),
+        I::IAvocadoJudgeErrors::ChallengeInProgress(I::ChallengeInProgress { channelId: f.id, finalizesAt: t0 + 600 }),
+    );
 }
 
 /// A challenge on a channel the judge never saw starts the clock from it.
@@ -464,7 +564,9 @@ pub fn conclude(h: &mut dyn JudgeHarness) {
     let ev: I::ChannelConcluded = decode(&logs[0]);
     assert_eq!((ev.channelId, ev.version, ev.data.as_ref()), (f.id, 2, &b"done"[..]));
     assert_status(h, f.id, phase::FINAL, 2, 0, b"done");
-    let fs = I::finalStateCall::abi_decode_returns(&h.view(I::finalStateCall { channelId: f.id }.abi_encode()).unwrap()).unwrap();
+    let fs =
+        I::finalStateCall::abi_decode_returns(&h.view(I::finalStateCall { channelId: f.id }.abi_encode()).unwrap())
+            .unwrap();
     assert_eq!((fs.version, fs.dataHash), (2, keccak256(b"done")));
     let s3 = f.state(3, b"after", true);
     let final_err = I::IAvocadoJudgeErrors::ChannelFinal(I::ChannelFinal { channelId: f.id });
@@ -477,7 +579,12 @@ pub fn conclude(h: &mut dyn JudgeHarness) {
     let t0 = h.time();
     ok(h, g.challenge(&s4, &g.sign(&s4), &g.challenge_sig(&g.keys[0], 4)));
     let stale = g.state(3, b"three", true);
-    fails(h, g.id, g.conclude(&stale, &g.sign(&stale)), I::IAvocadoJudgeErrors::StaleVersion(I::StaleVersion { stored: 4, given: 3 }));
+    fails(
+        h,
+        g.id,
+        g.conclude(&stale, &g.sign(&stale)),
+        I::IAvocadoJudgeErrors::StaleVersion(I::StaleVersion { stored: 4, given: 3 }),
+    );
     let s5 = g.state(5, b"closed", true);
     ok(h, g.conclude(&s5, &g.sign(&s5)));
     assert_status(h, g.id, phase::FINAL, 5, t0 + 600, b"closed");
@@ -493,7 +600,10 @@ pub fn views(h: &mut dyn JudgeHarness) {
     let s = status(h, B256::repeat_byte(3));
     assert_eq!((s.phase, s.version, s.finalizesAt, s.dataHash), (phase::NONE, 0, 0, B256::ZERO));
     let err = h.view(I::finalStateCall { channelId: B256::repeat_byte(3) }.abi_encode()).unwrap_err();
-    assert_eq!(decode_error(&err), Ok(I::IAvocadoJudgeErrors::ChannelNotFinal(I::ChannelNotFinal { channelId: B256::repeat_byte(3) })));
+    assert_eq!(
+        decode_error(&err),
+        Ok(I::IAvocadoJudgeErrors::ChannelNotFinal(I::ChannelNotFinal { channelId: B256::repeat_byte(3) }))
+    );
     // Unknown selector: reverts with no data.
     assert!(h.send(vec![0xde, 0xad, 0xbe, 0xef]).result.is_err());
 }
@@ -505,7 +615,12 @@ pub fn committed_vectors(h: &mut dyn JudgeHarness) {
     let mut accepted = 0;
     for c in doc["cases"].as_array().unwrap() {
         let params = ChannelParams {
-            participants: c["params"]["participants"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().parse().unwrap()).collect(),
+            participants: c["params"]["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().parse().unwrap())
+                .collect(),
             nonce: c["params"]["nonce"].as_u64().unwrap(),
             challengeDuration: c["params"]["challengeDuration"].as_u64().unwrap(),
             executive: c["params"]["executive"].as_str().unwrap().parse().unwrap(),
@@ -516,15 +631,25 @@ pub fn committed_vectors(h: &mut dyn JudgeHarness) {
             data: alloy_primitives::hex::decode(c["state"]["data"].as_str().unwrap()).unwrap().into(),
             isFinal: c["state"]["isFinal"].as_bool().unwrap(),
         };
-        let sigs: Vec<u8> = c["compactSignatures"].as_array().unwrap().iter().flat_map(|s| alloy_primitives::hex::decode(s.as_str().unwrap()).unwrap()).collect();
+        let sigs: Vec<u8> = c["compactSignatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| alloy_primitives::hex::decode(s.as_str().unwrap()).unwrap())
+            .collect();
         let call = I::checkpointCall { params, state: state.clone(), sigs: sigs.into() }.abi_encode();
-        let ours = c["domain"]["chainId"].as_u64() == Some(CHAIN_ID) && c["domain"]["judge"].as_str().unwrap().parse::<Address>().unwrap() == JUDGE;
+        let ours = c["domain"]["chainId"].as_u64() == Some(CHAIN_ID)
+            && c["domain"]["judge"].as_str().unwrap().parse::<Address>().unwrap() == JUDGE;
         let out = h.send(call);
         if ours {
             assert!(out.result.is_ok(), "{}: {:?}", c["name"], decode_error(&out.result.unwrap_err()));
             accepted += 1;
         } else {
-            assert!(matches!(decode_error(&out.result.unwrap_err()), Ok(I::IAvocadoJudgeErrors::WrongChannel(_))), "{}", c["name"]);
+            assert!(
+                matches!(decode_error(&out.result.unwrap_err()), Ok(I::IAvocadoJudgeErrors::WrongChannel(_))),
+                "{}",
+                c["name"]
+            );
         }
     }
     assert!(accepted >= 6);
@@ -557,7 +682,12 @@ pub fn slots_per_operation(h: &mut dyn JudgeHarness) -> Vec<(&'static str, Optio
     for o in [&open, &cp, &ch, &co] {
         assert!(o.result.is_ok());
     }
-    vec![("open", open.slots_written), ("checkpoint", cp.slots_written), ("challenge", ch.slots_written), ("conclude", co.slots_written)]
+    vec![
+        ("open", open.slots_written),
+        ("checkpoint", cp.slots_written),
+        ("challenge", ch.slots_written),
+        ("conclude", co.slots_written),
+    ]
 }
 
 /// Every scenario, by name, for harnesses that run them in a loop.

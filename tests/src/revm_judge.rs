@@ -29,7 +29,8 @@ pub fn send(chain: &mut Chain, to: TxKind, data: Vec<u8>, value: U256) -> Execut
 impl RevmJudge {
     /// Places `code` (`EF F0 00 00` + brotli) at [`JUDGE`] on a fresh chain and activates it.
     pub fn new(code: &[u8]) -> Self {
-        let mut chain = Chain::new(&ChainConfig { chain_id: CHAIN_ID, genesis_timestamp: GENESIS_TIME, ..Default::default() });
+        let mut chain =
+            Chain::new(&ChainConfig { chain_id: CHAIN_ID, genesis_timestamp: GENESIS_TIME, ..Default::default() });
         chain.pinned_timestamp = Some(GENESIS_TIME);
         assert!(stylus::is_stylus(code), "not Stylus code");
         chain.set_code(JUDGE, Bytes::copy_from_slice(code));

@@ -18,7 +18,9 @@ fn root() -> PathBuf {
 }
 
 fn cast() -> PathBuf {
-    std::env::var_os("AVOCADO_CAST").map(PathBuf::from).unwrap_or_else(|| root().join("target/tools/node_modules/.bin/cast"))
+    std::env::var_os("AVOCADO_CAST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/tools/node_modules/.bin/cast"))
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -52,7 +54,14 @@ async fn cargo_stylus_deploys_and_cast_drives_the_judge() {
     let node = rpc::start(ChainConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let url = node.url();
     let deploy = tokio::task::block_in_place(|| {
-        run(Command::new(root().join("scripts/stylus.sh")).args(["deploy", "--no-verify", "--endpoint", &url, "--private-key", DEV_KEY]))
+        run(Command::new(root().join("scripts/stylus.sh")).args([
+            "deploy",
+            "--no-verify",
+            "--endpoint",
+            &url,
+            "--private-key",
+            DEV_KEY,
+        ]))
     });
     let deploy = plain(&deploy);
     assert!(deploy.contains("successfully activated contract"), "{deploy}");
@@ -64,7 +73,8 @@ async fn cargo_stylus_deploys_and_cast_drives_the_judge() {
         .parse()
         .unwrap();
 
-    let cast = |args: &[&str]| tokio::task::block_in_place(|| run(Command::new(cast()).args(args).args(["--rpc-url", &url])));
+    let cast =
+        |args: &[&str]| tokio::task::block_in_place(|| run(Command::new(cast()).args(args).args(["--rpc-url", &url])));
     let judge_s = judge.to_string();
     let domain = Domain::new(412_346, judge);
     let sep = cast(&["call", &judge_s, "domainSeparator()(bytes32)"]);

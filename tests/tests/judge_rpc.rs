@@ -22,7 +22,8 @@ fn judge_bin() -> &'static [u8] {
     static CODE: OnceLock<Vec<u8>> = OnceLock::new();
     CODE.get_or_init(|| {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/judge/judge.bin");
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display()))
+        std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display()))
     })
 }
 
@@ -41,17 +42,24 @@ impl RpcJudge {
         let config = ChainConfig { chain_id: CHAIN_ID, genesis_timestamp: GENESIS_TIME - 10, ..Default::default() };
         let node = rt.block_on(rpc::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))).unwrap();
         let signer: PrivateKeySigner = DEV_KEY.parse().unwrap();
-        let provider: P = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(node.url().parse().unwrap()).erased();
+        let provider: P = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(node.url().parse().unwrap())
+            .erased();
         let h = Self { rt, node: Some(node), provider, time: GENESIS_TIME };
         h.rt.block_on(async {
-            let _: serde_json::Value =
-                h.provider.raw_request("anvil_setCode".into(), (JUDGE, Bytes::copy_from_slice(judge_bin()))).await.unwrap();
+            let _: serde_json::Value = h
+                .provider
+                .raw_request("anvil_setCode".into(), (JUDGE, Bytes::copy_from_slice(judge_bin())))
+                .await
+                .unwrap();
         });
         let activate = TransactionRequest::default()
             .with_to(arbos::ARB_WASM)
             .with_input(arbos::ArbWasm::activateProgramCall { program: JUDGE }.abi_encode())
             .with_value(U256::from(10u64).pow(U256::from(17u64)));
-        let r = h.rt.block_on(async { h.provider.send_transaction(activate).await.unwrap().get_receipt().await.unwrap() });
+        let r =
+            h.rt.block_on(async { h.provider.send_transaction(activate).await.unwrap().get_receipt().await.unwrap() });
         assert!(r.status(), "activation failed");
         h
     }
@@ -89,7 +97,8 @@ impl JudgeHarness for RpcJudge {
                 return Outcome { result: Err(data.to_vec()), logs: vec![], slots_written: None, gas_used: None };
             }
             let output = provider.call(req.clone()).await.unwrap();
-            let receipt = provider.send_transaction(req.with_gas_limit(30_000_000)).await.unwrap().get_receipt().await.unwrap();
+            let receipt =
+                provider.send_transaction(req.with_gas_limit(30_000_000)).await.unwrap().get_receipt().await.unwrap();
             assert!(receipt.status(), "the transaction reverted after its call succeeded");
             let logs = receipt.inner.logs().iter().map(|l| l.inner.data.clone()).collect::<Vec<LogData>>();
             Outcome { result: Ok(output.to_vec()), logs, slots_written: None, gas_used: Some(receipt.gas_used) }
@@ -103,7 +112,8 @@ impl JudgeHarness for RpcJudge {
                 Ok(out) => Ok(out.to_vec()),
                 Err(e) => {
                     let payload = e.as_error_resp().expect("a JSON-RPC error response");
-                    let data: Bytes = serde_json::from_str(payload.data.as_ref().map(|d| d.get()).unwrap_or("\"0x\"")).unwrap();
+                    let data: Bytes =
+                        serde_json::from_str(payload.data.as_ref().map(|d| d.get()).unwrap_or("\"0x\"")).unwrap();
                     Err(data.to_vec())
                 }
             }

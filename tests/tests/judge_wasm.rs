@@ -11,9 +11,8 @@ fn judge_bin() -> &'static [u8] {
     static CODE: OnceLock<Vec<u8>> = OnceLock::new();
     CODE.get_or_init(|| {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/judge/judge.bin");
-        std::fs::read(&path).unwrap_or_else(|e| {
-            panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display())
-        })
+        std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display()))
     })
 }
 

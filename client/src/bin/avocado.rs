@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use alloy_primitives::{keccak256, Address, LogData};
+use alloy_primitives::{TxKind, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use anyhow::{bail, Context, Result};
 use avocado_client::party::{Party, SignedState};
 use avocado_codec::{phase, signer, ChannelParams, Domain, IAvocadoJudge as I, State};
-use alloy_primitives::{TxKind, U256};
 use avocado_devnet::{
     chain::{arbos, Chain as DevChain, ChainConfig, DEV_ACCOUNT},
     stylus,
@@ -212,7 +212,10 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
         started.version, started.challenger, started.finalizesAt
     );
 
-    println!("\n4. Alice's watchtower sees the event: v{} < her v{}; it answers before the deadline", started.version, latest.state.version);
+    println!(
+        "\n4. Alice's watchtower sees the event: v{} < her v{}; it answers before the deadline",
+        started.version, latest.state.version
+    );
     chain.chain.time_offset = CHALLENGE_SECONDS / 2;
     let call = I::checkpointCall { params: params.clone(), state: latest.state.clone(), sigs: latest.sigs() };
     chain.send("checkpoint (watchtower)", parties[0].address(), call.abi_encode())?;

@@ -199,8 +199,12 @@ fn arb_sys(ctx: &mut Ctx, data: &[u8]) -> Reply {
     use ArbSys::ArbSysCalls as C;
     match C::abi_decode(data) {
         Ok(C::arbBlockNumber(_)) => Reply::Ok(ArbSys::arbBlockNumberCall::abi_encode_returns(&ctx.block().number())),
-        Ok(C::arbChainID(_)) => Reply::Ok(ArbSys::arbChainIDCall::abi_encode_returns(&U256::from(ctx.cfg().chain_id()))),
-        Ok(C::arbOSVersion(_)) => Reply::Ok(ArbSys::arbOSVersionCall::abi_encode_returns(&U256::from(55 + ARBOS_VERSION))),
+        Ok(C::arbChainID(_)) => {
+            Reply::Ok(ArbSys::arbChainIDCall::abi_encode_returns(&U256::from(ctx.cfg().chain_id())))
+        }
+        Ok(C::arbOSVersion(_)) => {
+            Reply::Ok(ArbSys::arbOSVersionCall::abi_encode_returns(&U256::from(55 + ARBOS_VERSION)))
+        }
         Err(_) => revert_msg("unsupported ArbSys method"),
     }
 }

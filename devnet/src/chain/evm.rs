@@ -105,7 +105,10 @@ impl DevEvm {
     fn nested(&mut self, input: FrameInput) -> Result<FrameResult, ContextDbError<Ctx>> {
         let init = {
             let frame = self.inner.frame_stack.get();
-            match frame.process_next_action::<_, ContextDbError<Ctx>>(&mut self.inner.ctx, InterpreterAction::NewFrame(input))? {
+            match frame.process_next_action::<_, ContextDbError<Ctx>>(
+                &mut self.inner.ctx,
+                InterpreterAction::NewFrame(input),
+            )? {
                 ItemOrResult::Item(init) => init,
                 ItemOrResult::Result(_) => unreachable!("a new frame action always yields a frame init"),
             }
@@ -120,9 +123,7 @@ impl DevEvm {
     /// Runs the Stylus program of the top frame and returns what the frame returns.
     fn run_stylus(&mut self) -> InterpreterAction {
         let frame = self.inner.frame_stack.get();
-        let FrameInput::Call(inputs) = &frame.input else {
-            unreachable!("only call frames run programs")
-        };
+        let FrameInput::Call(inputs) = &frame.input else { unreachable!("only call frames run programs") };
         let inputs = (**inputs).clone();
         let code = frame.interpreter.bytecode.original_bytes();
         let code_hash = inputs.known_bytecode.0;
@@ -164,7 +165,14 @@ impl DevEvm {
             is_static: inputs.is_static,
         };
         self.running.push(inputs.target_address);
-        let mut api = RevmApi { evm: self, address: inputs.target_address, caller: inputs.caller, value, is_static: inputs.is_static, error: None };
+        let mut api = RevmApi {
+            evm: self,
+            address: inputs.target_address,
+            caller: inputs.caller,
+            value,
+            is_static: inputs.is_static,
+            error: None,
+        };
         let outcome = program.execute(&mut api, &call_ctx, &calldata, gas_limit);
         let failed = api.error.is_some();
         self.running.pop();
@@ -190,7 +198,9 @@ impl EvmTr for DevEvm {
         self.inner.all()
     }
 
-    fn all_mut(&mut self) -> (&mut Self::Context, &mut Self::Instructions, &mut Self::Precompiles, &mut FrameStack<Self::Frame>) {
+    fn all_mut(
+        &mut self,
+    ) -> (&mut Self::Context, &mut Self::Instructions, &mut Self::Precompiles, &mut FrameStack<Self::Frame>) {
         self.inner.all_mut()
     }
 
@@ -209,7 +219,8 @@ impl EvmTr for DevEvm {
         } else {
             let ctx = &mut self.inner.ctx;
             let instructions = &mut self.inner.instruction;
-            let mut action = frame.interpreter.run_plain(instructions.instruction_table(), instructions.gas_table(), ctx);
+            let mut action =
+                frame.interpreter.run_plain(instructions.instruction_table(), instructions.gas_table(), ctx);
             // EIP-3541 with Arbitrum's exemption for Stylus programs.
             if let (InterpreterAction::Return(r), FrameInput::Create(_)) = (&mut action, &frame.input) {
                 if r.result.is_ok() && r.output.first() == Some(&0xEF) && !stylus::is_stylus(&r.output) {
@@ -294,7 +305,9 @@ impl EvmApi for RevmApi<'_> {
         let (target, caller, call_value, scheme, is_static) = match kind {
             CallKind::Call => (to, self.address, CallValue::Transfer(value), CallScheme::Call, self.is_static),
             CallKind::Static => (to, self.address, CallValue::Transfer(U256::ZERO), CallScheme::StaticCall, true),
-            CallKind::Delegate => (self.address, self.caller, CallValue::Apparent(self.value), CallScheme::DelegateCall, self.is_static),
+            CallKind::Delegate => {
+                (self.address, self.caller, CallValue::Apparent(self.value), CallScheme::DelegateCall, self.is_static)
+            }
         };
         let inputs = CallInputs {
             input: CallInput::Bytes(Bytes::copy_from_slice(input)),

@@ -120,7 +120,10 @@ impl Chain {
         // Like Nitro: every precompile address has code 0xFE, so Solidity sees code there; the
         // ArbOS state account has a nonce so it is never pruned as empty.
         for addr in arbos::ARB_PRECOMPILES.iter().chain([&address!("00000000000000000000000000000000000000ff")]) {
-            db.insert_account_info(*addr, AccountInfo { code: Some(Bytecode::new_raw(Bytes::from_static(&[0xFE]))), ..Default::default() });
+            db.insert_account_info(
+                *addr,
+                AccountInfo { code: Some(Bytecode::new_raw(Bytes::from_static(&[0xFE]))), ..Default::default() },
+            );
         }
         db.insert_account_info(arbos::ARBOS_STATE, AccountInfo { nonce: 1, ..Default::default() });
         Self {
@@ -166,7 +169,10 @@ impl Chain {
     fn execute(&mut self, tx: TxEnv, block: BlockEnv, for_call: bool) -> Result<(ResultAndState, Db), TxError> {
         let db = std::mem::replace(&mut self.db, CacheDB::new(EmptyDB::default()));
         let snapshot = if for_call { Some(db.clone()) } else { None };
-        let ctx: evm::Ctx = Context::<BlockEnv, TxEnv, CfgEnv, Db>::new(db, SpecId::PRAGUE).with_block(block).with_tx(tx).with_cfg(self.cfg(for_call));
+        let ctx: evm::Ctx = Context::<BlockEnv, TxEnv, CfgEnv, Db>::new(db, SpecId::PRAGUE)
+            .with_block(block)
+            .with_tx(tx)
+            .with_cfg(self.cfg(for_call));
         let mut evm = DevEvm::new(ctx, self.programs.clone());
         let result = MainnetHandler::<DevEvm, EVMError<Infallible>, EthFrame<EthInterpreter>>::default().run(&mut evm);
         let state = evm.ctx().journal_mut().finalize();
@@ -207,7 +213,13 @@ impl Chain {
 
     /// Sends a transaction from `from` (next nonce, base-fee gas price, 30M gas) and mines it:
     /// the short way for tests and embedded use, where nobody signs.
-    pub fn send(&mut self, from: Address, to: TxKind, data: impl Into<Bytes>, value: U256) -> Result<Executed, TxError> {
+    pub fn send(
+        &mut self,
+        from: Address,
+        to: TxKind,
+        data: impl Into<Bytes>,
+        value: U256,
+    ) -> Result<Executed, TxError> {
         let tx = TxEnv::builder()
             .caller(from)
             .nonce(self.nonce(from))
@@ -253,13 +265,7 @@ impl Chain {
 
     /// Code of an account.
     pub fn code(&self, addr: Address) -> Bytes {
-        self.db
-            .basic_ref(addr)
-            .ok()
-            .flatten()
-            .and_then(|a| a.code)
-            .map(|c| c.original_bytes())
-            .unwrap_or_default()
+        self.db.basic_ref(addr).ok().flatten().and_then(|a| a.code).map(|c| c.original_bytes()).unwrap_or_default()
     }
 
     /// A storage slot.

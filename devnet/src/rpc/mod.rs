@@ -9,9 +9,7 @@ use std::{
 };
 
 use alloy_primitives::{Address, Bytes, B256, U256, U64};
-use alloy_rpc_types_eth::{
-    state::StateOverride, BlockId, BlockNumberOrTag, FeeHistory, Filter, TransactionRequest,
-};
+use alloy_rpc_types_eth::{state::StateOverride, BlockId, BlockNumberOrTag, FeeHistory, Filter, TransactionRequest};
 use jsonrpsee::{
     server::{RpcModule, Server, ServerHandle},
     types::{ErrorObjectOwned, Params},
@@ -100,10 +98,14 @@ fn resolve(node: &Node, id: Option<BlockId>) -> Result<u64, ErrorObjectOwned> {
     match id {
         None => Ok(latest),
         Some(BlockId::Number(BlockNumberOrTag::Number(n))) if n <= latest => Ok(n),
-        Some(BlockId::Number(BlockNumberOrTag::Number(n))) => Err(to_err(RpcError::server(format!("block {n} not found")))),
+        Some(BlockId::Number(BlockNumberOrTag::Number(n))) => {
+            Err(to_err(RpcError::server(format!("block {n} not found"))))
+        }
         Some(BlockId::Number(BlockNumberOrTag::Earliest)) => Ok(0),
         Some(BlockId::Number(_)) => Ok(latest),
-        Some(BlockId::Hash(h)) => node.number_of(h.block_hash).ok_or_else(|| to_err(RpcError::server("block not found"))),
+        Some(BlockId::Hash(h)) => {
+            node.number_of(h.block_hash).ok_or_else(|| to_err(RpcError::server("block not found")))
+        }
     }
 }
 
@@ -262,41 +264,46 @@ fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, jsonrpsee::cor
         ok(Value::Null)
     })?;
 
-    m.register_subscription("eth_subscribe", "eth_subscription", "eth_unsubscribe", |p: Params<'static>, sink: PendingSubscriptionSink, s: Arc<Arc<Shared>>, _| async move {
-        let mut seq = p.sequence();
-        let kind: String = match seq.next() {
-            Ok(k) => k,
-            Err(e) => {
-                sink.reject(bad(e)).await;
-                return Ok(());
-            }
-        };
-        let filter: Option<Filter> = seq.optional_next().unwrap_or(None);
-        if kind != "newHeads" && kind != "logs" {
-            sink.reject(bad(format!("unsupported subscription {kind}"))).await;
-            return Ok(());
-        }
-        let mut rx = s.blocks.subscribe();
-        let sink = sink.accept().await?;
-        while let Ok(NewBlock { number }) = rx.recv().await {
-            let items: Vec<Value> = {
-                let node = s.node();
-                if kind == "newHeads" {
-                    node.block(number, false).map(|b| json!(b.header)).into_iter().collect()
-                } else {
-                    let mut f = filter.clone().unwrap_or_default();
-                    f = f.from_block(number).to_block(number);
-                    node.logs(&f).into_iter().map(|l| json!(l)).collect()
-                }
-            };
-            for item in items {
-                let msg: SubscriptionMessage = serde_json::value::to_raw_value(&item)?.into();
-                if sink.send(msg).await.is_err() {
+    m.register_subscription(
+        "eth_subscribe",
+        "eth_subscription",
+        "eth_unsubscribe",
+        |p: Params<'static>, sink: PendingSubscriptionSink, s: Arc<Arc<Shared>>, _| async move {
+            let mut seq = p.sequence();
+            let kind: String = match seq.next() {
+                Ok(k) => k,
+                Err(e) => {
+                    sink.reject(bad(e)).await;
                     return Ok(());
                 }
+            };
+            let filter: Option<Filter> = seq.optional_next().unwrap_or(None);
+            if kind != "newHeads" && kind != "logs" {
+                sink.reject(bad(format!("unsupported subscription {kind}"))).await;
+                return Ok(());
             }
-        }
-        Ok(())
-    })?;
+            let mut rx = s.blocks.subscribe();
+            let sink = sink.accept().await?;
+            while let Ok(NewBlock { number }) = rx.recv().await {
+                let items: Vec<Value> = {
+                    let node = s.node();
+                    if kind == "newHeads" {
+                        node.block(number, false).map(|b| json!(b.header)).into_iter().collect()
+                    } else {
+                        let mut f = filter.clone().unwrap_or_default();
+                        f = f.from_block(number).to_block(number);
+                        node.logs(&f).into_iter().map(|l| json!(l)).collect()
+                    }
+                };
+                for item in items {
+                    let msg: SubscriptionMessage = serde_json::value::to_raw_value(&item)?.into();
+                    if sink.send(msg).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
     Ok(m)
 }

@@ -89,7 +89,8 @@ impl Node {
             ..Default::default()
         };
         let hash = header.hash_slow();
-        let mut node = Self { chain, blocks: Vec::new(), by_hash: HashMap::new(), txs: HashMap::new(), snapshots: Vec::new() };
+        let mut node =
+            Self { chain, blocks: Vec::new(), by_hash: HashMap::new(), txs: HashMap::new(), snapshots: Vec::new() };
         node.by_hash.insert(hash, 0);
         node.blocks.push(BlockRecord { header, hash, txs: Vec::new() });
         node
@@ -146,8 +147,10 @@ impl Node {
 
     /// `eth_sendRawTransaction`: decode, recover, validate like geth, execute, mine.
     pub fn send_raw(&mut self, raw: &[u8]) -> Result<B256, RpcError> {
-        let envelope = TxEnvelope::decode_2718(&mut &raw[..]).map_err(|e| RpcError::server(format!("invalid transaction: {e}")))?;
-        let from = envelope.recover_signer().map_err(|_| RpcError::server("invalid sender: signature does not recover"))?;
+        let envelope = TxEnvelope::decode_2718(&mut &raw[..])
+            .map_err(|e| RpcError::server(format!("invalid transaction: {e}")))?;
+        let from =
+            envelope.recover_signer().map_err(|_| RpcError::server("invalid sender: signature does not recover"))?;
         let hash = *envelope.tx_hash();
         if self.txs.contains_key(&hash) {
             return Err(RpcError::server("already known"));
@@ -194,7 +197,15 @@ impl Node {
         self.chain.pinned_timestamp = None;
     }
 
-    fn receipt(&self, envelope: &TxEnvelope, from: Address, hash: B256, number: u64, block_hash: B256, executed: &Executed) -> TransactionReceipt {
+    fn receipt(
+        &self,
+        envelope: &TxEnvelope,
+        from: Address,
+        hash: B256,
+        number: u64,
+        block_hash: B256,
+        executed: &Executed,
+    ) -> TransactionReceipt {
         let logs: Vec<Log> = executed
             .logs()
             .iter()
@@ -306,7 +317,9 @@ impl Node {
         match first.result {
             ExecutionResult::Success { .. } => {}
             ExecutionResult::Revert { output, .. } => return Err(RpcError::reverted(output)),
-            ExecutionResult::Halt { reason, .. } => return Err(RpcError::server(format!("gas required exceeds allowance ({cap}): {reason:?}"))),
+            ExecutionResult::Halt { reason, .. } => {
+                return Err(RpcError::server(format!("gas required exceeds allowance ({cap}): {reason:?}")))
+            }
         }
         let (mut lo, mut hi) = (first.gas_used().saturating_sub(1), cap);
         while lo + 1 < hi {

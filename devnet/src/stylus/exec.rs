@@ -109,7 +109,9 @@ impl Program {
             Err(e) => return failure(format!("cannot instantiate program: {e}")),
         };
         store.data_mut().memory = instance.get_memory(&store, "memory");
-        let (Some(ink), Some(ink_status)) = (instance.get_global(&store, INK_GLOBAL), instance.get_global(&store, STATUS_GLOBAL)) else {
+        let (Some(ink), Some(ink_status)) =
+            (instance.get_global(&store, INK_GLOBAL), instance.get_global(&store, STATUS_GLOBAL))
+        else {
             return failure("program has no ink counter".into());
         };
         if ink.set(&mut store, Val::I64(budget as i64)).is_err() {

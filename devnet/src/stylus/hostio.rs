@@ -155,8 +155,15 @@ fn deny_static(c: &mut C, what: &str) -> Result<(), Error> {
 }
 
 fn flush(env: &mut Env, clear: bool) {
-    let mut dirty: Vec<(B256, B256)> =
-        env.cache.iter_mut().filter(|(_, (_, d))| *d).map(|(k, (v, d))| { *d = false; (*k, *v) }).collect();
+    let mut dirty: Vec<(B256, B256)> = env
+        .cache
+        .iter_mut()
+        .filter(|(_, (_, d))| *d)
+        .map(|(k, (v, d))| {
+            *d = false;
+            (*k, *v)
+        })
+        .collect();
     dirty.sort();
     for (k, v) in dirty {
         env.api.storage_store(k, v);
@@ -166,7 +173,16 @@ fn flush(env: &mut Env, clear: bool) {
     }
 }
 
-fn do_call(c: &mut C, kind: CallKind, to: u32, data: u32, len: u32, value: Option<u32>, gas: u64, ret_len: u32) -> Result<i32, Error> {
+fn do_call(
+    c: &mut C,
+    kind: CallKind,
+    to: u32,
+    data: u32,
+    len: u32,
+    value: Option<u32>,
+    gas: u64,
+    ret_len: u32,
+) -> Result<i32, Error> {
     charge(c, meter::CALL_INK)?;
     let to = read_address(c, to)?;
     let input = read(c, data, len)?;
@@ -189,7 +205,15 @@ fn do_call(c: &mut C, kind: CallKind, to: u32, data: u32, len: u32, value: Optio
     Ok(if res.success { 0 } else { 1 })
 }
 
-fn do_create(c: &mut C, code: u32, len: u32, endowment: u32, salt: Option<u32>, contract: u32, revert_len: u32) -> Result<(), Error> {
+fn do_create(
+    c: &mut C,
+    code: u32,
+    len: u32,
+    endowment: u32,
+    salt: Option<u32>,
+    contract: u32,
+    revert_len: u32,
+) -> Result<(), Error> {
     charge(c, meter::CREATE_INK)?;
     deny_static(c, "a create")?;
     let init = read(c, code, len)?;
@@ -276,18 +300,26 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         c.data_mut().api.transient_store(key, value);
         Ok(())
     })?;
-    linker.func_wrap(M, "call_contract", |mut c: C, to: u32, data: u32, len: u32, value: u32, gas: u64, ret: u32| {
-        do_call(&mut c, CallKind::Call, to, data, len, Some(value), gas, ret)
-    })?;
+    linker.func_wrap(
+        M,
+        "call_contract",
+        |mut c: C, to: u32, data: u32, len: u32, value: u32, gas: u64, ret: u32| {
+            do_call(&mut c, CallKind::Call, to, data, len, Some(value), gas, ret)
+        },
+    )?;
     linker.func_wrap(M, "delegate_call_contract", |mut c: C, to: u32, data: u32, len: u32, gas: u64, ret: u32| {
         do_call(&mut c, CallKind::Delegate, to, data, len, None, gas, ret)
     })?;
     linker.func_wrap(M, "static_call_contract", |mut c: C, to: u32, data: u32, len: u32, gas: u64, ret: u32| {
         do_call(&mut c, CallKind::Static, to, data, len, None, gas, ret)
     })?;
-    linker.func_wrap(M, "create1", |mut c: C, code: u32, len: u32, endowment: u32, contract: u32, revert_len: u32| {
-        do_create(&mut c, code, len, endowment, None, contract, revert_len)
-    })?;
+    linker.func_wrap(
+        M,
+        "create1",
+        |mut c: C, code: u32, len: u32, endowment: u32, contract: u32, revert_len: u32| {
+            do_create(&mut c, code, len, endowment, None, contract, revert_len)
+        },
+    )?;
     linker.func_wrap(
         M,
         "create2",

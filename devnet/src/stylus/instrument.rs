@@ -44,7 +44,12 @@ pub fn op_ink(op: &Operator) -> u64 {
         GlobalGet { .. } => 225,
         GlobalSet { .. } => 575,
         I32Load { .. } | I32Load8S { .. } | I32Load8U { .. } | I32Load16S { .. } | I32Load16U { .. } => 670,
-        I64Load { .. } | I64Load8S { .. } | I64Load8U { .. } | I64Load16S { .. } | I64Load16U { .. } | I64Load32S { .. }
+        I64Load { .. }
+        | I64Load8S { .. }
+        | I64Load8U { .. }
+        | I64Load16S { .. }
+        | I64Load16U { .. }
+        | I64Load32S { .. }
         | I64Load32U { .. } => 680,
         I32Store { .. } | I32Store8 { .. } | I32Store16 { .. } => 825,
         I64Store { .. } | I64Store8 { .. } | I64Store16 { .. } | I64Store32 { .. } => 950,
@@ -69,7 +74,18 @@ pub fn op_ink(op: &Operator) -> u64 {
 
 fn ends_segment(op: &Operator) -> bool {
     use Operator::*;
-    matches!(op, End | Else | Return | Loop { .. } | Br { .. } | BrIf { .. } | BrTable { .. } | If { .. } | Call { .. } | CallIndirect { .. })
+    matches!(
+        op,
+        End | Else
+            | Return
+            | Loop { .. }
+            | Br { .. }
+            | BrIf { .. }
+            | BrTable { .. }
+            | If { .. }
+            | Call { .. }
+            | CallIndirect { .. }
+    )
 }
 
 struct Metering {
@@ -131,14 +147,23 @@ fn order(id: SectionId) -> u8 {
 impl Reencode for Metering {
     type Error = Infallible;
 
-    fn parse_global_section(&mut self, globals: &mut GlobalSection, section: wasmparser::GlobalSectionReader<'_>) -> Result<(), Error> {
+    fn parse_global_section(
+        &mut self,
+        globals: &mut GlobalSection,
+        section: wasmparser::GlobalSectionReader<'_>,
+    ) -> Result<(), Error> {
         utils::parse_global_section(self, globals, section)?;
         self.add_globals(globals);
         self.inserted_globals = true;
         Ok(())
     }
 
-    fn intersperse_section_hook(&mut self, module: &mut Module, after: Option<SectionId>, before: Option<SectionId>) -> Result<(), Error> {
+    fn intersperse_section_hook(
+        &mut self,
+        module: &mut Module,
+        after: Option<SectionId>,
+        before: Option<SectionId>,
+    ) -> Result<(), Error> {
         if self.has_globals || self.inserted_globals {
             return Ok(());
         }
@@ -153,7 +178,11 @@ impl Reencode for Metering {
         Ok(())
     }
 
-    fn parse_export_section(&mut self, exports: &mut ExportSection, section: wasmparser::ExportSectionReader<'_>) -> Result<(), Error> {
+    fn parse_export_section(
+        &mut self,
+        exports: &mut ExportSection,
+        section: wasmparser::ExportSectionReader<'_>,
+    ) -> Result<(), Error> {
         utils::parse_export_section(self, exports, section)?;
         exports.export(INK_GLOBAL, ExportKind::Global, self.ink());
         exports.export(STATUS_GLOBAL, ExportKind::Global, self.status());
@@ -194,7 +223,9 @@ pub fn instrument(wasm: &[u8]) -> Result<Vec<u8>, String> {
     }
     let mut meter = Metering { defined_globals, has_globals, inserted_globals: false };
     let mut module = Module::new();
-    meter.parse_core_module(&mut module, Parser::new(0), wasm).map_err(|e| format!("cannot meter the program: {e:?}"))?;
+    meter
+        .parse_core_module(&mut module, Parser::new(0), wasm)
+        .map_err(|e| format!("cannot meter the program: {e:?}"))?;
     let _ = RoundtripReencoder;
     Ok(module.finish())
 }

@@ -65,7 +65,10 @@ pub fn ecrecover(input: &[u8]) -> Vec<u8> {
     if buf[32..63].iter().any(|b| *b != 0) || !(buf[63] == 27 || buf[63] == 28) {
         return vec![];
     }
-    let Ok(sig) = Signature::from_scalars(<[u8; 32]>::try_from(&buf[64..96]).unwrap(), <[u8; 32]>::try_from(&buf[96..128]).unwrap()) else {
+    let Ok(sig) = Signature::from_scalars(
+        <[u8; 32]>::try_from(&buf[64..96]).unwrap(),
+        <[u8; 32]>::try_from(&buf[96..128]).unwrap(),
+    ) else {
         return vec![];
     };
     let Ok(key) = VerifyingKey::recover_from_prehash(&buf[..32], &sig, RecoveryId::new(buf[63] == 28, false)) else {
@@ -122,7 +125,16 @@ impl MemoryEvm {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn run(&mut self, origin: Address, sender: Address, to: Address, input: &[u8], value: U256, gas: u64, is_static: bool) -> Outcome {
+    fn run(
+        &mut self,
+        origin: Address,
+        sender: Address,
+        to: Address,
+        input: &[u8],
+        value: U256,
+        gas: u64,
+        is_static: bool,
+    ) -> Outcome {
         let Some(program) = self.programs.get(&to).cloned() else {
             return Outcome { status: super::Status::Success, output: vec![], gas_used: 0 };
         };
