@@ -12,6 +12,7 @@ fn key(i: usize) -> SigningKey {
     SigningKey::from_slice(keccak256(format!("avocado-vector-key-{i}")).as_slice()).unwrap()
 }
 
+#[allow(clippy::too_many_arguments)] // one per field of a vector case
 fn case(
     name: &str,
     domain: Domain,

@@ -690,8 +690,11 @@ pub fn slots_per_operation(h: &mut dyn JudgeHarness) -> Vec<(&'static str, Optio
     ]
 }
 
+/// A scenario: it takes a fresh harness and panics on any deviation.
+pub type Scenario = fn(&mut dyn JudgeHarness);
+
 /// Every scenario, by name, for harnesses that run them in a loop.
-pub const ALL: &[(&str, fn(&mut dyn JudgeHarness))] = &[
+pub const ALL: &[(&str, Scenario)] = &[
     ("open_two_party", open_two_party),
     ("open_three_party", open_three_party),
     ("open_twice", open_twice),

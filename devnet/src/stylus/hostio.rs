@@ -173,6 +173,7 @@ fn flush(env: &mut Env, clear: bool) {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one per parameter of the call hostios
 fn do_call(
     c: &mut C,
     kind: CallKind,
