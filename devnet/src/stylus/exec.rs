@@ -98,7 +98,12 @@ impl Program {
             fault: None,
         };
         let mut store = Store::new(&self.engine, env);
-        let budget = gas.saturating_mul(INK_PER_GAS).min(i64::MAX as u64);
+        // Nitro burns the call overhead (init, cached-init and memory gas) before any WASM runs.
+        let overhead = self.info.call_overhead_gas + program::memory_gas(self.info.initial_pages as u64);
+        if overhead > gas {
+            return Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas };
+        }
+        let budget = (gas - overhead).saturating_mul(INK_PER_GAS).min(i64::MAX as u64);
         let failure = |reason: String| Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: gas };
         let mut linker = Linker::new(&self.engine);
         if let Err(e) = hostio::link(&mut linker) {
@@ -124,7 +129,8 @@ impl Program {
                 Val::I64(v) => v as u64,
                 _ => 0,
             };
-            (budget - left.min(budget)).div_ceil(INK_PER_GAS)
+            // What is left is returned to the caller in whole gas, as Nitro does.
+            gas - left.min(budget) / INK_PER_GAS
         };
         let out_of_ink = |store: &Store<Env>| matches!(ink_status.get(store), Val::I32(1));
         let entry = match instance.get_typed_func::<u32, u32>(&store, ENTRYPOINT) {
@@ -148,7 +154,9 @@ impl Program {
                 let output = std::mem::take(&mut store.data_mut().result);
                 Outcome { status, output, gas_used }
             }
-            other => Outcome { status: other, output: Vec::new(), gas_used: gas },
+            // A trap returns the gas left, unlike the EVM's INVALID; running out of ink takes all.
+            Status::Failure(reason) => Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: used(&store) },
+            Status::OutOfInk => Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas },
         }
     }
 }

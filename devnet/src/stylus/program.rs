@@ -138,6 +138,36 @@ pub struct ProgramInfo {
     pub functions: usize,
     /// The hostios it imports.
     pub imports: Vec<String>,
+    /// Gas every uncached call pays before running, besides memory: Nitro's `initGas`
+    /// (`MinInitGas·128 + initCost`) plus its `cachedGas` (`MinCachedInitGas·32 + cachedCost`),
+    /// from the program's shape as Nitro computes them at activation.
+    pub call_overhead_gas: u64,
+}
+
+/// Nitro's per-call overhead from a program's shape (see [`ProgramInfo::call_overhead_gas`]):
+/// `functions` defined, `signature_words` the sum of their params and results, `wasm_len` bytes,
+/// `globals` defined (before metering), `data` bytes of data segments plus element entries,
+/// `pages` of initial memory.
+pub fn call_overhead_gas(functions: u64, signature_words: u64, wasm_len: u64, globals: u64, data: u64, pages: u64) -> u64 {
+    // Nitro counts the four globals its instrumentation adds.
+    let g = globals + 4;
+    let cached_cost = functions * 13_420 / 100_000 + signature_words * 89 / 100_000 + wasm_len * 122 / 100_000
+        + g * 1_628 / 1_000
+        + data * 75_244 / 100_000
+        + pages * 5;
+    let init_cost = functions * 8_252 / 1_000 + signature_words * 1_059 / 1_000 + wasm_len * 1_286 / 10_000;
+    // Stylus version 2 with the default parameters: MinInitGas 69, MinCachedInitGas 11, both
+    // scalars 50 (100 %).
+    let cached_cost = cached_cost.min(u16::MAX as u64);
+    let init_cost = init_cost.min(u16::MAX as u64);
+    (11 * 32 + cached_cost) + (69 * 128 + init_cost)
+}
+
+/// Nitro's memory gas for a call whose program starts with `pages` pages, in a transaction that
+/// opened none before: two pages are free, then 1,000 gas a page (Nitro's exponential term is 1
+/// up to five pages; beyond that this undercharges).
+pub fn memory_gas(pages: u64) -> u64 {
+    pages.saturating_sub(2) * 1_000
 }
 
 fn limit(what: &'static str, count: u64, max: u64) -> Result<(), ActivationError> {
@@ -163,6 +193,8 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
     let mut memory_export = false;
     let mut entry_index = None;
     let mut defined = 0usize;
+    let mut globals = 0u64;
+    let mut data_bytes = 0u64;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(|e| ActivationError::Parse(e.to_string()))?;
         match payload {
@@ -224,7 +256,21 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
                 }
             }
             Payload::StartSection { .. } => return Err(ActivationError::StartFunction),
-            Payload::DataSection(r) => limit("data segments", r.count() as u64, MAX_DATA_SEGMENTS as u64)?,
+            Payload::DataSection(r) => {
+                limit("data segments", r.count() as u64, MAX_DATA_SEGMENTS as u64)?;
+                for d in r {
+                    data_bytes += d.map_err(|e| ActivationError::Parse(e.to_string()))?.data.len() as u64;
+                }
+            }
+            Payload::ElementSection(r) => {
+                for e in r {
+                    data_bytes += match e.map_err(|e| ActivationError::Parse(e.to_string()))?.items {
+                        wasmparser::ElementItems::Functions(f) => f.count() as u64,
+                        wasmparser::ElementItems::Expressions(_, x) => x.count() as u64,
+                    };
+                }
+            }
+            Payload::GlobalSection(r) => globals = r.count() as u64,
             Payload::CodeSectionEntry(body) => {
                 let mut locals = 0u64;
                 for l in body.get_locals_reader().map_err(|e| ActivationError::Parse(e.to_string()))? {
@@ -252,7 +298,14 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
     if initial > MAX_INITIAL_PAGES {
         return Err(ActivationError::Memory(format!("{initial} initial pages, at most {MAX_INITIAL_PAGES}")));
     }
-    Ok(ProgramInfo { initial_pages: initial as u32, functions: defined, imports })
+    let imported = func_types.len() - defined;
+    let signature_words: u64 = func_types[imported..]
+        .iter()
+        .map(|t| (types[*t as usize].params().len() + types[*t as usize].results().len()) as u64)
+        .sum();
+    let call_overhead_gas =
+        call_overhead_gas(defined as u64, signature_words, wasm.len() as u64, globals, data_bytes, initial);
+    Ok(ProgramInfo { initial_pages: initial as u32, functions: defined, imports, call_overhead_gas })
 }
 
 /// Unpacks and validates deployed code: everything activation checks.
