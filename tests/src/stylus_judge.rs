@@ -7,6 +7,16 @@ use avocado_devnet::stylus::{ActivationError, MemoryEvm, Program, Status};
 
 use crate::judge_scenarios::{JudgeHarness, Outcome, CHAIN_ID, GENESIS_TIME, JUDGE};
 
+/// `target/judge/judge.bin`, the deployable judge `scripts/build-judge.sh` writes, read once.
+pub fn judge_bin() -> &'static [u8] {
+    static CODE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/judge/judge.bin");
+        std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display()))
+    })
+}
+
 /// Gas given to every transaction.
 pub const GAS: u64 = 30_000_000;
 

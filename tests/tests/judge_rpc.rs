@@ -2,7 +2,7 @@
 //! unmodified alloy provider with a local wallet, the judge's real program activated through
 //! ArbWasm. Reads are `eth_call`s; writes are signed transactions whose receipts carry the events.
 
-use std::{net::SocketAddr, path::PathBuf, sync::OnceLock};
+use std::net::SocketAddr;
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Bytes, LogData, U256};
@@ -15,17 +15,9 @@ use avocado_devnet::{
     rpc::{self, DevnetHandle},
 };
 use avocado_tests::judge_scenarios::{JudgeHarness, Outcome, CHAIN_ID, GENESIS_TIME, JUDGE};
+use avocado_tests::stylus_judge::judge_bin;
 
 const DEV_KEY: &str = "b6b15c8cb491557369f3c7d2c287b053eb229daa9c22138887752191c9520659";
-
-fn judge_bin() -> &'static [u8] {
-    static CODE: OnceLock<Vec<u8>> = OnceLock::new();
-    CODE.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/judge/judge.bin");
-        std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display()))
-    })
-}
 
 type P = alloy_provider::DynProvider;
 

@@ -2,19 +2,8 @@
 //! by `scripts/build-judge.sh`) activated with Nitro's rules and executed by the devnet's Stylus
 //! host, calldata encoded by the codec's `sol!` bindings. This is the program that gets deployed.
 
-use std::{path::PathBuf, sync::OnceLock};
-
 use avocado_devnet::stylus;
-use avocado_tests::stylus_judge::StylusJudge;
-
-fn judge_bin() -> &'static [u8] {
-    static CODE: OnceLock<Vec<u8>> = OnceLock::new();
-    CODE.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/judge/judge.bin");
-        std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}. Build the judge first: scripts/build-judge.sh", path.display()))
-    })
-}
+use avocado_tests::stylus_judge::{judge_bin, StylusJudge};
 
 avocado_tests::judge_scenario_tests!(StylusJudge::new(judge_bin()).expect("the judge activates"));
 
