@@ -155,7 +155,9 @@ impl Program {
                 Outcome { status, output, gas_used }
             }
             // A trap returns the gas left, unlike the EVM's INVALID; running out of ink takes all.
-            Status::Failure(reason) => Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: used(&store) },
+            Status::Failure(reason) => {
+                Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: used(&store) }
+            }
             Status::OutOfInk => Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas },
         }
     }

@@ -148,10 +148,19 @@ pub struct ProgramInfo {
 /// `functions` defined, `signature_words` the sum of their params and results, `wasm_len` bytes,
 /// `globals` defined (before metering), `data` bytes of data segments plus element entries,
 /// `pages` of initial memory.
-pub fn call_overhead_gas(functions: u64, signature_words: u64, wasm_len: u64, globals: u64, data: u64, pages: u64) -> u64 {
+pub fn call_overhead_gas(
+    functions: u64,
+    signature_words: u64,
+    wasm_len: u64,
+    globals: u64,
+    data: u64,
+    pages: u64,
+) -> u64 {
     // Nitro counts the four globals its instrumentation adds.
     let g = globals + 4;
-    let cached_cost = functions * 13_420 / 100_000 + signature_words * 89 / 100_000 + wasm_len * 122 / 100_000
+    let cached_cost = functions * 13_420 / 100_000
+        + signature_words * 89 / 100_000
+        + wasm_len * 122 / 100_000
         + g * 1_628 / 1_000
         + data * 75_244 / 100_000
         + pages * 5;
