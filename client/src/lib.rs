@@ -3,3 +3,4 @@
 //! The node (durable store, peer and app APIs, chain adapter, watchtower) grows here.
 
 pub mod party;
+pub mod store;

@@ -1,11 +1,17 @@
 //! A channel participant: a key, the channel's terms, and the latest fully signed state it holds.
 //!
 //! Signing follows the protocol's safety rule: a party signs a version at most once, and only a
-//! version one above the latest fully signed state it holds.
+//! version one above the latest fully signed state it holds. Both facts are written to its
+//! [`Store`] before a signature is returned or a state acknowledged, so they hold across
+//! restarts.
+
+use std::sync::Arc;
 
 use alloy_primitives::{Address, Bytes, B256};
 use avocado_codec::{signer, ChannelParams, Domain, Signature, State};
 use k256::ecdsa::SigningKey;
+
+use crate::store::{Store, StoreError};
 
 /// A fully signed state: the state and one signature per participant, in participant order.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +26,11 @@ impl SignedState {
     /// The signatures as the judge takes them: 64-byte compact, concatenated.
     pub fn sigs(&self) -> Bytes {
         self.signatures.iter().flat_map(|s| s.to_compact()).collect::<Vec<u8>>().into()
+    }
+
+    /// The signatures as 65-byte `r ‖ s ‖ v`, concatenated.
+    pub fn sigs_65(&self) -> Bytes {
+        self.signatures.iter().flat_map(|s| s.to_bytes()).collect::<Vec<u8>>().into()
     }
 }
 
@@ -37,6 +48,8 @@ pub enum SignError {
     },
     /// This party already signed another state with this version.
     AlreadySigned(u64),
+    /// The store could not record the signature, so it was not given.
+    Store(String),
 }
 
 impl std::fmt::Display for SignError {
@@ -47,11 +60,23 @@ impl std::fmt::Display for SignError {
                 write!(f, "proposed version {proposed} does not follow the latest signed version {latest}")
             }
             Self::AlreadySigned(v) => write!(f, "version {v} is already signed with other contents"),
+            Self::Store(e) => write!(f, "not signed: {e}"),
         }
     }
 }
 
 impl std::error::Error for SignError {}
+
+/// Why a party refuses a fully signed state.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// A signature is missing or wrong.
+    #[error("{0}")]
+    Signatures(#[from] signer::FullySignedError),
+    /// The state could not be stored, so it is not acknowledged.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
 
 /// One participant of one channel.
 pub struct Party {
@@ -66,14 +91,22 @@ pub struct Party {
     pub channel_id: B256,
     /// Latest fully signed state held.
     pub latest: Option<SignedState>,
-    signed: Option<(u64, B256)>,
+    store: Arc<dyn Store>,
 }
 
 impl Party {
-    /// A party holding `key`, in the channel `params` under `domain`.
-    pub fn new(name: &str, key: SigningKey, domain: Domain, params: ChannelParams) -> Self {
+    /// A party holding `key`, in the channel `params` under `domain`, remembering in `store`
+    /// (and resuming from the latest fully signed state it holds there).
+    pub fn new(
+        name: &str,
+        key: SigningKey,
+        domain: Domain,
+        params: ChannelParams,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StoreError> {
         let channel_id = domain.channel_id(&params);
-        Self { name: name.into(), key, domain, params, channel_id, latest: None, signed: None }
+        let latest = store.latest(channel_id)?;
+        Ok(Self { name: name.into(), key, domain, params, channel_id, latest, store })
     }
 
     /// This party's address.
@@ -97,19 +130,19 @@ impl Party {
             return Err(SignError::VersionGap { latest: expected.wrapping_sub(1), proposed: state.version });
         }
         let digest = self.domain.state_digest(state);
-        if let Some((v, d)) = self.signed {
-            if v == state.version && d != digest {
-                return Err(SignError::AlreadySigned(v));
-            }
-        }
-        self.signed = Some((state.version, digest));
+        // On disk before the signature exists outside this function.
+        self.store.record_signature(self.channel_id, state.version, digest).map_err(|e| match e {
+            StoreError::AlreadySigned { version, .. } => SignError::AlreadySigned(version),
+            other => SignError::Store(other.to_string()),
+        })?;
         Ok(signer::sign(&self.key, &digest))
     }
 
-    /// Accepts a fully signed state after checking every signature.
-    pub fn accept(&mut self, signed: SignedState) -> Result<(), signer::FullySignedError> {
+    /// Accepts a fully signed state after checking every signature, and keeps it on disk.
+    pub fn accept(&mut self, signed: SignedState) -> Result<(), AcceptError> {
         let digest = self.domain.state_digest(&signed.state);
         signer::verify_all(&digest, &self.params.participants, &signed.sigs())?;
+        self.store.save_latest(&signed)?;
         self.latest = Some(signed);
         Ok(())
     }
@@ -126,6 +159,18 @@ mod tests {
     use super::*;
     use alloy_primitives::keccak256;
 
+    fn store() -> Arc<dyn Store> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "avocado-party-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        Arc::new(crate::store::RedbStore::open(&d.join("node.redb")).unwrap())
+    }
+
     fn parties() -> Vec<Party> {
         let keys: Vec<SigningKey> =
             (0..3u8).map(|i| SigningKey::from_slice(keccak256([i]).as_slice()).unwrap()).collect();
@@ -136,7 +181,10 @@ mod tests {
             executive: Address::ZERO,
         };
         let domain = Domain::new(1, Address::repeat_byte(1));
-        keys.into_iter().enumerate().map(|(i, k)| Party::new(&format!("p{i}"), k, domain, params.clone())).collect()
+        keys.into_iter()
+            .enumerate()
+            .map(|(i, k)| Party::new(&format!("p{i}"), k, domain, params.clone(), store()).unwrap())
+            .collect()
     }
 
     #[test]

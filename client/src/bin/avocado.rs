@@ -6,7 +6,12 @@ use alloy_primitives::{keccak256, Address, LogData};
 use alloy_primitives::{TxKind, U256};
 use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use anyhow::{bail, Context, Result};
-use avocado_client::party::{Party, SignedState};
+use std::sync::Arc;
+
+use avocado_client::{
+    party::{Party, SignedState},
+    store::RedbStore,
+};
 use avocado_codec::{phase, signer, ChannelParams, Domain, IAvocadoJudge as I, State};
 use avocado_devnet::{
     chain::{arbos, Chain as DevChain, ChainConfig, DEV_ACCOUNT},
@@ -163,16 +168,28 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
         executive: Address::ZERO,
     };
     let domain = Domain::new(CHAIN_ID, judge);
-    let mut parties: Vec<Party> =
-        names.iter().zip(keys).map(|(n, k)| Party::new(n, k, domain, params.clone())).collect();
-    for p in &parties {
+    // Each party keeps its own durable store, in a fresh folder for this run.
+    let stores = std::env::temp_dir().join(format!("avocado-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&stores).with_context(|| format!("cannot create {}", stores.display()))?;
+    let mut parties = Vec::new();
+    for (n, k) in names.iter().zip(keys) {
+        let store = RedbStore::open(&stores.join(format!("{}.redb", n.to_lowercase())))?;
+        parties.push(Party::new(n, k, domain, params.clone(), Arc::new(store))?);
+    }
+    let result = run_channel(&mut chain, &mut parties, &params, updates);
+    let _ = std::fs::remove_dir_all(&stores);
+    result
+}
+
+fn run_channel(chain: &mut Chain, parties: &mut [Party], params: &ChannelParams, updates: u64) -> Result<()> {
+    for p in parties.iter() {
         println!("  {:<5} {}", p.name, p.address());
     }
     let id = parties[0].channel_id;
     println!("\n1. Alice, Bob and Carol agree on a channel {id}");
     let mut bal = [100u64, 100, 100];
     let s0 = parties[0].propose(&balances(&bal), false);
-    let genesis = sign_round(&mut parties, &s0)?;
+    let genesis = sign_round(parties, &s0)?;
     println!("   v0 signed by all three: {:?}", String::from_utf8_lossy(&genesis.state.data));
     let call = I::openCall { params: params.clone(), state: genesis.state.clone(), sigs: genesis.sigs() };
     chain.send("open", parties[0].address(), call.abi_encode())?;
@@ -186,7 +203,7 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
         bal[to] += amount;
         let proposer = i as usize % 3;
         let next = parties[proposer].propose(&balances(&bal), false);
-        let full = sign_round(&mut parties, &next)?;
+        let full = sign_round(parties, &next)?;
         println!(
             "   v{:<2} proposed by {:<5} {:?}",
             full.state.version,
@@ -227,7 +244,7 @@ fn demo(judge_code: &PathBuf, updates: u64) -> Result<()> {
 
     println!("\n5. Everyone signs a final state; anyone relays it: the channel is final at once");
     let fin = parties[1].propose(&balances(&bal), true);
-    let fin = sign_round(&mut parties, &fin)?;
+    let fin = sign_round(parties, &fin)?;
     let call = I::concludeCall { params: params.clone(), state: fin.state.clone(), sigs: fin.sigs() };
     chain.send("conclude", parties[1].address(), call.abi_encode())?;
     let st = chain.status(id)?;
