@@ -1,7 +1,8 @@
-//! Prints the gas of each judge operation as whole transactions on the devnet's chain
-//! (in-process, no RPC), for 2- and 3-party channels with a 64-byte state.
+//! What each judge operation costs, 2- and 3-party, 64-byte state: calldata bytes (on Arbitrum
+//! the L1 data fee of calldata usually dominates) and gas as a whole transaction on the devnet's
+//! chain (Nitro's ink prices and call overhead).
 //!
-//! `scripts/build-judge.sh && cargo run -p avocado-tests --example judge_gas`
+//! `scripts/build-judge.sh && cargo run -p avocado-tests --example judge_costs`
 
 use avocado_tests::{
     judge_scenarios::{Fixture, JudgeHarness},
@@ -10,7 +11,7 @@ use avocado_tests::{
 };
 
 fn main() {
-    println!("{:<12} {:>8} {:>8}", "operation", "parties", "gas");
+    println!("{:<12} {:>8} {:>9} {:>8} {:>8}", "operation", "parties", "calldata", "nonzero", "gas");
     for n in [2, 3] {
         let mut h = RevmJudge::new(judge_bin());
         let f = Fixture::new(n, 86_400);
@@ -24,9 +25,10 @@ fn main() {
             ("conclude", f.conclude(&s2, &f.sign(&s2))),
         ];
         for (name, data) in calls {
+            let (bytes, nonzero) = (data.len(), data.iter().filter(|b| **b != 0).count());
             let out = h.send(data);
             assert!(out.result.is_ok(), "{name} failed");
-            println!("{name:<12} {n:>8} {:>8}", out.gas_used.unwrap_or_default());
+            println!("{name:<12} {n:>8} {bytes:>9} {nonzero:>8} {:>8}", out.gas_used.unwrap_or_default());
         }
     }
 }
