@@ -167,11 +167,11 @@ fn activation_through_arbwasm_refuses_with_nitros_reasons() {
                 (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
         ),
         (
-            "missing export user_entrypoint",
+            "missing export with name user_entrypoint",
             r#"(module (memory (export "memory") 1) (func (export "main") (param i32) (result i32) (i32.const 0)))"#,
         ),
         (
-            "start function",
+            "wasm start functions not allowed",
             r#"(module (memory (export "memory") 1) (func $s) (start $s)
                 (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
         ),

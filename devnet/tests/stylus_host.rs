@@ -97,7 +97,8 @@ fn activation_refuses_what_nitro_refuses() {
     let e = refuse(
         r#"(module (memory (export "memory") 1) (func (export "user_entrypoint") (param i64) (result i32) (i32.const 0)))"#,
     );
-    assert_eq!(e, ActivationError::MissingExport("user_entrypoint"));
+    assert_eq!(e, ActivationError::EntrypointType);
+    assert_eq!(e.to_string(), "wrong type for user_entrypoint: must be a function (i32) -> i32");
     let e = refuse(r#"(module (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#);
     assert_eq!(e, ActivationError::MissingExport("memory"));
     // A start function.
@@ -106,16 +107,122 @@ fn activation_refuses_what_nitro_refuses() {
         (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
     );
     assert_eq!(e, ActivationError::StartFunction);
+    assert_eq!(e.to_string(), "wasm start functions not allowed");
     // Memory over 128 pages.
     let e = refuse(
         r#"(module (memory (export "memory") 129) (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
     );
-    assert!(matches!(e, ActivationError::Memory(_)), "{e}");
+    assert_eq!(e.to_string(), "memory exceeds limit: 129 > 128 initial pages");
+    // Exactly 128 pages is allowed.
+    let wasm = wat::parse_str(
+        r#"(module (memory (export "memory") 128) (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    )
+    .unwrap();
+    assert_eq!(stylus::validate(&wasm).unwrap().initial_pages, 128);
+    // Reference types again, as a table of externref.
+    let e = refuse(
+        r#"(module (table 1 externref) (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
+    assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("reference types")), "{e}");
+    // SIMD and tail calls are outside Nitro's feature set too.
+    let e = refuse(
+        r#"(module (memory (export "memory") 1)
+        (func (export "user_entrypoint") (param i32) (result i32) (drop (v128.const i64x2 0 0)) (i32.const 0)))"#,
+    );
+    assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("SIMD")), "{e}");
+    let e = refuse(
+        r#"(module (memory (export "memory") 1)
+        (func $f (param i32) (result i32) (i32.const 0))
+        (func (export "user_entrypoint") (param i32) (result i32) (return_call $f (local.get 0))))"#,
+    );
+    assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("tail call")), "{e}");
+    // Names Nitro reserves for its instrumentation, and an export named like an import.
+    let e = refuse(
+        r#"(module (memory (export "memory") 1) (global (export "stylus_ink_left") i32 (i32.const 0))
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
+    assert_eq!(e.to_string(), "binary exports reserved symbol stylus_ink_left");
+    let e = refuse(
+        r#"(module (import "vm_hooks" "msg_reentrant" (func $r (result i32))) (memory (export "memory") 1)
+        (func (export "msg_reentrant") (result i32) (i32.const 0))
+        (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#,
+    );
+    assert_eq!(e, ActivationError::ExportShadowsImport("msg_reentrant".into()));
     // Not Stylus code at all, and a dictionary this host does not ship.
     assert_eq!(stylus::activate(&[0x60, 0x00]).unwrap_err(), ActivationError::NotWasm);
     let mut code = stylus::pack(&program("", ECHO));
     code[3] = 1;
     assert_eq!(stylus::activate(&code).unwrap_err(), ActivationError::Dictionary(1));
+    assert!(stylus::activate(&code).unwrap_err().to_string().contains("Nitro's built-in Stylus dictionary"));
+}
+
+/// A minimal program with `extra` added to the module.
+fn module_with(extra: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module (memory (export "memory") 3) {extra}
+           (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn count_limits_are_nitros() {
+    let limit = |what: &'static str, count: u64, limit: u64| ActivationError::Limit { what, count, limit };
+    // Locals per function: 348 pass, 349 do not.
+    assert!(stylus::validate(&module_with("(func (local i64) (local i32 i32 i32 i32) (local f64))")).is_ok());
+    let locals = |n: usize| module_with(&format!("(func {})", "(local i32) ".repeat(n)));
+    assert!(stylus::validate(&locals(348)).is_ok());
+    let e = stylus::validate(&locals(349)).unwrap_err();
+    assert_eq!(e, limit("locals", 349, 348));
+    assert_eq!(e.to_string(), "too many wasm locals: 349 > 348");
+    // Defined functions: 4096 with the entrypoint pass, 4097 do not.
+    let funcs = |n: usize| module_with(&"(func)".repeat(n));
+    assert!(stylus::validate(&funcs(4095)).is_ok());
+    assert_eq!(stylus::validate(&funcs(4096)).unwrap_err(), limit("functions", 4097, 4096));
+    // Data segments.
+    let datas = |n: usize| module_with(&r#"(data (i32.const 0) "x")"#.repeat(n));
+    assert!(stylus::validate(&datas(128)).is_ok());
+    assert_eq!(stylus::validate(&datas(129)).unwrap_err(), limit("datas", 129, 128));
+    // Exports.
+    let exports = |n: usize| {
+        module_with(&(0..n).map(|i| format!("(global (export \"g{i}\") i32 (i32.const 0))")).collect::<String>())
+    };
+    assert!(stylus::validate(&exports(1022)).is_ok());
+    assert_eq!(stylus::validate(&exports(1023)).unwrap_err(), limit("exports", 1025, 1024));
+    // Imports: 514 imports of one hostio.
+    let imports = |n: usize| {
+        let imports: String =
+            (0..n).map(|i| format!("(import \"vm_hooks\" \"msg_reentrant\" (func $r{i} (result i32)))")).collect();
+        wat::parse_str(format!(
+            r#"(module {imports} (memory (export "memory") 1)
+               (func (export "user_entrypoint") (param i32) (result i32) (i32.const 0)))"#
+        ))
+        .unwrap()
+    };
+    assert!(stylus::validate(&imports(513)).is_ok());
+    assert_eq!(stylus::validate(&imports(514)).unwrap_err(), limit("imports", 514, 513));
+    // Two memories need multi-memory, which is off.
+    let e = stylus::validate(&module_with("(memory 1)")).unwrap_err();
+    assert!(matches!(e, ActivationError::Parse(ref m) if m.contains("multiple memories")), "{e}");
+}
+
+#[test]
+fn uncompressed_size_is_capped_at_128_kib() {
+    // Zeros compress to almost nothing, so the deployed code is small and only the cap refuses it.
+    let zeros = |n: usize| module_with(&format!(r#"(data (i32.const 0) "{}")"#, "\\00".repeat(n)));
+    let small = zeros(100_000);
+    assert!(small.len() < 128 * 1024);
+    assert!(stylus::activate(&stylus::pack(&small)).is_ok());
+    let big = zeros(140_000);
+    let code = stylus::pack(&big);
+    assert!(code.len() < 1024, "{} bytes", code.len());
+    assert_eq!(stylus::unpack(&code).unwrap_err(), ActivationError::WasmTooLarge);
+    assert_eq!(stylus::validate(&big).unwrap_err(), ActivationError::WasmTooLarge);
+    // Corrupt brotli is refused with the decompressor's reason.
+    let mut code = stylus::pack(&small);
+    code.truncate(20);
+    assert!(matches!(stylus::unpack(&code).unwrap_err(), ActivationError::Decompress(_)));
 }
 
 #[test]
@@ -293,4 +400,84 @@ fn operators_pay_nitros_prices() {
     };
     let (a, b) = (run(10_000), run(20_000));
     assert_eq!(b - a, 3_436, "10,000 more iterations cost 10,000 × 3,436 ink = 3,436 gas");
+}
+
+#[test]
+fn transient_storage_exit_early_and_msg_value() {
+    let imports = r#"
+      (import "vm_hooks" "transient_store_bytes32" (func $tstore (param i32 i32)))
+      (import "vm_hooks" "transient_load_bytes32" (func $tload (param i32 i32)))
+      (import "vm_hooks" "msg_value" (func $value (param i32)))
+      (import "vm_hooks" "exit_early" (func $exit (param i32)))
+    "#;
+    // Store args[0..32] under key args[32..64], read it back, append msg.value, write the result
+    // and leave through exit_early with status args[64]; the trailing `i32.const 1` never runs.
+    let body = r#"
+        (call $read_args (i32.const 0))
+        (call $tstore (i32.const 32) (i32.const 0))
+        (call $tload (i32.const 32) (i32.const 100))
+        (call $value (i32.const 132))
+        (call $write_result (i32.const 100) (i32.const 64))
+        (call $exit (i32.load8_u (i32.const 64)))
+        (i32.const 1)"#;
+    let wasm = program(imports, body);
+    let mut evm = MemoryEvm::new();
+    let to = Address::with_last_byte(0xa5);
+    let input = |status: u8| [[3u8; 32].as_slice(), &[4u8; 32], &[status]].concat();
+    let r = run(&wasm, &mut evm, to, &input(0));
+    assert_eq!(r.outcome.status, Status::Success);
+    assert_eq!(&r.outcome.output[..32], &[3u8; 32]);
+    assert_eq!(&r.outcome.output[32..], &[0u8; 32]);
+    let r = run(&wasm, &mut evm, to, &input(1));
+    assert_eq!(r.outcome.status, Status::Revert);
+    assert_eq!(&r.outcome.output[..32], &[3u8; 32]);
+}
+
+#[test]
+fn calls_reach_registered_handlers_and_programs() {
+    use avocado_devnet::stylus::{CallKind, CallResult};
+    use std::{cell::RefCell, rc::Rc};
+    let imports = r#"
+      (import "vm_hooks" "call_contract" (func $call (param i32 i32 i32 i32 i64 i32) (result i32)))
+      (import "vm_hooks" "read_return_data" (func $rrd (param i32 i32 i32) (result i32)))
+    "#;
+    // args = callee (20) ‖ input; calls it with value 5 and returns status byte ‖ return data.
+    let body = r#"
+        (call $read_args (i32.const 0))
+        (i32.store8 (i32.const 1031) (i32.const 5))
+        (i32.store8 (i32.const 2000)
+          (call $call (i32.const 0) (i32.const 20) (i32.sub (local.get $len) (i32.const 20))
+                      (i32.const 1000) (i64.const 1000000) (i32.const 1100)))
+        (drop (call $rrd (i32.const 2001) (i32.const 0) (i32.load (i32.const 1100))))
+        (call $write_result (i32.const 2000) (i32.add (i32.const 1) (i32.load (i32.const 1100))))
+        (i32.const 0)"#;
+    let caller = program(imports, body);
+    let mut evm = MemoryEvm::new();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let handler = Address::repeat_byte(0x44);
+    evm.register(handler, move |kind, input, value| {
+        log.borrow_mut().push((kind, input.to_vec(), value));
+        CallResult { success: input != b"fail", output: [b"re:", input].concat(), gas_used: 700 }
+    });
+    let me = Address::with_last_byte(0xa6);
+    let r = run(&caller, &mut evm, me, &[handler.as_slice(), b"ping"].concat());
+    assert_eq!(r.outcome.status, Status::Success);
+    assert_eq!(r.outcome.output, [&[0u8][..], b"re:ping"].concat());
+    let r = run(&caller, &mut evm, me, &[handler.as_slice(), b"fail"].concat());
+    assert_eq!(r.outcome.output, [&[1u8][..], b"re:fail"].concat());
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            (CallKind::Call, b"ping".to_vec(), alloy_primitives::U256::from(5)),
+            (CallKind::Call, b"fail".to_vec(), alloy_primitives::U256::from(5))
+        ]
+    );
+    // A program at the callee address runs; an empty account answers with success and no data.
+    let echo = Address::with_last_byte(0xa7);
+    evm.deploy(echo, Program::activate(&stylus::pack(&program("", ECHO))).unwrap());
+    let r = run(&caller, &mut evm, me, &[echo.as_slice(), b"hi"].concat());
+    assert_eq!(r.outcome.output, [&[0u8][..], b"hi"].concat());
+    let r = run(&caller, &mut evm, me, &[Address::repeat_byte(0x55).as_slice(), b"hi"].concat());
+    assert_eq!(r.outcome.output, [0u8]);
 }

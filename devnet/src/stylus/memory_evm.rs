@@ -1,9 +1,10 @@
 //! An in-memory chain for running programs without the full devnet: accounts with storage,
 //! programs at addresses, logs, the ecrecover precompile, and all-or-nothing transactions.
 //!
-//! It exists so a program's behaviour can be tested with nothing but its WASM: the judge's WASM
-//! scenario suite runs on it. It has no EVM interpreter; calls to an address that holds neither
-//! a program nor a precompile succeed with empty output, like calls to an account without code.
+//! It exists so a program's behaviour can be tested with nothing but its WASM. It has no EVM
+//! interpreter: a call reaches a program deployed here, the ecrecover precompile, or a handler
+//! registered for the address (a closure standing in for a contract); any other address succeeds
+//! with empty output, like a call to an account without code.
 
 use std::{collections::HashMap, rc::Rc};
 
@@ -42,12 +43,16 @@ struct State {
     logs: Vec<EmittedLog>,
 }
 
+/// A closure answering calls to one address: `(kind, input, value) -> result`.
+pub type CallHandler = Box<dyn FnMut(CallKind, &[u8], U256) -> CallResult>;
+
 /// An in-memory chain: see the module docs.
 #[derive(Default)]
 pub struct MemoryEvm {
     state: State,
     transient: HashMap<(Address, B256), B256>,
     programs: HashMap<Address, Rc<Program>>,
+    handlers: HashMap<Address, CallHandler>,
     /// Block and chain context of the next transaction.
     pub block: CallContext,
     frames: Vec<CallContext>,
@@ -65,11 +70,8 @@ pub fn ecrecover(input: &[u8]) -> Vec<u8> {
     if buf[32..63].iter().any(|b| *b != 0) || !(buf[63] == 27 || buf[63] == 28) {
         return vec![];
     }
-    let Ok(sig) = Signature::from_scalars(
-        <[u8; 32]>::try_from(&buf[64..96]).unwrap(),
-        <[u8; 32]>::try_from(&buf[96..128]).unwrap(),
-    ) else {
-        return vec![];
+    let Ok(sig) = Signature::from_slice(&buf[64..128]) else {
+        return vec![]; // r or s zero or not below the curve order
     };
     let Ok(key) = VerifyingKey::recover_from_prehash(&buf[..32], &sig, RecoveryId::new(buf[63] == 28, false)) else {
         return vec![];
@@ -88,6 +90,13 @@ impl MemoryEvm {
     /// Puts an activated program at `address`.
     pub fn deploy(&mut self, address: Address, program: Program) {
         self.programs.insert(address, Rc::new(program));
+    }
+
+    /// Answers calls to `address` with `handler` (a stand-in for a contract this chain cannot
+    /// run). The handler sees the call kind, input and value; its result goes back to the
+    /// program as is, and a failed result reverts the state changes made within the call.
+    pub fn register(&mut self, address: Address, handler: impl FnMut(CallKind, &[u8], U256) -> CallResult + 'static) {
+        self.handlers.insert(address, Box::new(handler));
     }
 
     /// Storage of `address` at `key`.
@@ -173,6 +182,10 @@ impl EvmApi for MemoryEvm {
     fn call(&mut self, kind: CallKind, to: Address, input: &[u8], value: U256, gas: u64) -> CallResult {
         if to == ECRECOVER {
             return CallResult { success: true, output: ecrecover(input), gas_used: 3_000 };
+        }
+        if let Some(handler) = self.handlers.get_mut(&to) {
+            let value = if kind == CallKind::Call { value } else { U256::ZERO };
+            return handler(kind, input, value);
         }
         let frame = self.frames.last().cloned().unwrap_or_default();
         let checkpoint = self.state.clone();

@@ -11,5 +11,5 @@ pub mod program;
 
 pub use api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};
 pub use exec::{Outcome, Program, Status};
-pub use memory_evm::{ecrecover, EmittedLog, MemoryEvm, Receipt};
+pub use memory_evm::{ecrecover, CallHandler, EmittedLog, MemoryEvm, Receipt};
 pub use program::{activate, init_code, is_stylus, pack, unpack, validate, ActivationError, ProgramInfo};

@@ -31,17 +31,27 @@ pub const MAX_DATA_SEGMENTS: u32 = 128;
 pub const MAX_EXPORTS: u32 = 1024;
 /// Most imports.
 pub const MAX_IMPORTS: u32 = 513;
+/// Most globals.
+pub const MAX_GLOBALS: u32 = 32_768;
+/// Most element segments.
+pub const MAX_ELEMENT_SEGMENTS: u32 = 128;
+/// Most table entries (sum of initial sizes) and most element entries.
+pub const MAX_TABLE_ENTRIES: u64 = 4096;
 /// The entrypoint every program exports: `(i32 args_len) -> i32 status`.
 pub const ENTRYPOINT: &str = "user_entrypoint";
 
-/// Why a program cannot be activated.
+/// Why a program cannot be activated. Where Nitro's prover has a message for the same refusal,
+/// the text follows it, so a refusal here reads like the one a real chain would give.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActivationError {
     /// The code does not start with `EF F0 00`.
     #[error("ProgramNotWasm: code does not start with the Stylus prefix EF F0 00")]
     NotWasm,
     /// Dictionary byte other than 0 (empty dictionary).
-    #[error("unsupported brotli dictionary {0} (only 0, the empty dictionary, is supported here)")]
+    #[error(
+        "unsupported brotli dictionary {0}: only 0 (no dictionary, what cargo-stylus writes) is supported; \
+         1 is Nitro's built-in Stylus dictionary, which this host does not ship"
+    )]
     Dictionary(u8),
     /// Deployed code over 24,576 bytes.
     #[error("program code too large: {0} bytes, limit {MAX_CODE_SIZE}")]
@@ -65,17 +75,32 @@ pub enum ActivationError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A required export is missing or has the wrong type.
-    #[error("missing export {0}")]
+    /// A required export is missing.
+    #[error("missing export with name {0}")]
     MissingExport(&'static str),
+    /// `user_entrypoint` exists but is not a function `(i32) -> i32`.
+    #[error("wrong type for {ENTRYPOINT}: must be a function (i32) -> i32")]
+    EntrypointType,
+    /// An import or export name starting with `stylus`, which Nitro reserves for its
+    /// instrumentation (`stylus_ink_left`, `stylus_start`, ...).
+    #[error("binary {direction} reserved symbol {name}")]
+    Reserved {
+        /// `imports` or `exports`.
+        direction: &'static str,
+        /// The offending name.
+        name: String,
+    },
+    /// An export with the name of an imported hostio.
+    #[error("binary exports an import with the same name {0}")]
+    ExportShadowsImport(String),
     /// A start function is present.
-    #[error("programs cannot contain a start function")]
+    #[error("wasm start functions not allowed")]
     StartFunction,
     /// Initial memory over 128 pages, or more than one memory.
     #[error("memory exceeds limit: {0}")]
     Memory(String),
     /// A count limit is exceeded.
-    #[error("too many {what}: {count} > {limit}")]
+    #[error("too many wasm {what}: {count} > {limit}")]
     Limit {
         /// What is counted.
         what: &'static str,
@@ -186,39 +211,48 @@ fn limit(what: &'static str, count: u64, max: u64) -> Result<(), ActivationError
     Ok(())
 }
 
+fn parse_err(e: wasmparser::BinaryReaderError) -> ActivationError {
+    ActivationError::Parse(e.to_string())
+}
+
 /// Checks `wasm` the way Nitro does at activation.
 pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
     if wasm.len() > MAX_WASM_SIZE {
         return Err(ActivationError::WasmTooLarge);
     }
+    // The validator guarantees every index used below (types, functions) is in range.
     let mut validator = Validator::new_with_features(nitro_features());
-    validator.validate_all(wasm).map_err(|e| ActivationError::Parse(e.to_string()))?;
+    validator.validate_all(wasm).map_err(parse_err)?;
 
     let mut types: Vec<FuncType> = Vec::new();
     let mut func_types: Vec<u32> = Vec::new(); // type index of every function, imports first
     let mut imports = Vec::new();
+    let mut exports = Vec::new();
     let mut memories = Vec::new();
-    let mut entrypoint_ok = false;
     let mut memory_export = false;
-    let mut entry_index = None;
+    let mut entry = None;
     let mut defined = 0usize;
     let mut globals = 0u64;
     let mut data_bytes = 0u64;
+    let mut element_entries = 0u64;
+    let mut table_entries = 0u64;
+    let mut start = false;
     for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(|e| ActivationError::Parse(e.to_string()))?;
-        match payload {
+        match payload.map_err(parse_err)? {
             Payload::TypeSection(r) => {
                 for group in r.into_iter() {
-                    let group = group.map_err(|e| ActivationError::Parse(e.to_string()))?;
-                    for sub in group.into_types() {
-                        types.push(sub.unwrap_func().clone());
+                    for sub in group.map_err(parse_err)?.into_types() {
+                        match sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => types.push(f),
+                            _ => return Err(ActivationError::Parse("only function types are supported".into())),
+                        }
                     }
                 }
             }
             Payload::ImportSection(r) => {
                 limit("imports", r.count() as u64, MAX_IMPORTS as u64)?;
                 for import in r {
-                    let import = import.map_err(|e| ActivationError::Parse(e.to_string()))?;
+                    let import = import.map_err(parse_err)?;
                     let bad = |reason| ActivationError::Import {
                         module: import.module.to_string(),
                         name: import.name.to_string(),
@@ -230,6 +264,9 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
                     let TypeRef::Func(ty) = import.ty else {
                         return Err(bad("only functions can be imported"));
                     };
+                    if import.name.starts_with("stylus") {
+                        return Err(ActivationError::Reserved { direction: "imports", name: import.name.into() });
+                    }
                     let Some(hostio) = HOSTIOS.iter().find(|h| h.name == import.name) else {
                         return Err(bad("unknown hostio"));
                     };
@@ -243,77 +280,103 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
             }
             Payload::FunctionSection(r) => {
                 defined = r.count() as usize;
-                limit("functions", (func_types.len() + defined) as u64, MAX_FUNCTIONS as u64)?;
+                limit("functions", defined as u64, MAX_FUNCTIONS as u64)?;
                 for ty in r {
-                    func_types.push(ty.map_err(|e| ActivationError::Parse(e.to_string()))?);
+                    func_types.push(ty.map_err(parse_err)?);
+                }
+            }
+            Payload::TableSection(r) => {
+                for t in r {
+                    table_entries = table_entries.saturating_add(t.map_err(parse_err)?.ty.initial);
                 }
             }
             Payload::MemorySection(r) => {
                 for m in r {
-                    memories.push(m.map_err(|e| ActivationError::Parse(e.to_string()))?);
+                    memories.push(m.map_err(parse_err)?);
                 }
             }
             Payload::ExportSection(r) => {
                 limit("exports", r.count() as u64, MAX_EXPORTS as u64)?;
                 for e in r {
-                    let e = e.map_err(|e| ActivationError::Parse(e.to_string()))?;
+                    let e = e.map_err(parse_err)?;
                     match (e.name, e.kind) {
-                        (ENTRYPOINT, ExternalKind::Func) => entry_index = Some(e.index),
+                        (ENTRYPOINT, ExternalKind::Func) => entry = Some(Some(e.index)),
+                        (ENTRYPOINT, _) => entry = Some(None),
                         ("memory", ExternalKind::Memory) => memory_export = true,
                         _ => {}
                     }
+                    exports.push(e.name.to_string());
                 }
             }
-            Payload::StartSection { .. } => return Err(ActivationError::StartFunction),
+            Payload::StartSection { .. } => start = true,
             Payload::DataSection(r) => {
-                limit("data segments", r.count() as u64, MAX_DATA_SEGMENTS as u64)?;
+                limit("datas", r.count() as u64, MAX_DATA_SEGMENTS as u64)?;
                 for d in r {
-                    data_bytes += d.map_err(|e| ActivationError::Parse(e.to_string()))?.data.len() as u64;
+                    data_bytes += d.map_err(parse_err)?.data.len() as u64;
                 }
             }
             Payload::ElementSection(r) => {
+                limit("elements", r.count() as u64, MAX_ELEMENT_SEGMENTS as u64)?;
                 for e in r {
-                    data_bytes += match e.map_err(|e| ActivationError::Parse(e.to_string()))?.items {
+                    element_entries += match e.map_err(parse_err)?.items {
                         wasmparser::ElementItems::Functions(f) => f.count() as u64,
                         wasmparser::ElementItems::Expressions(_, x) => x.count() as u64,
                     };
                 }
             }
-            Payload::GlobalSection(r) => globals = r.count() as u64,
+            Payload::GlobalSection(r) => {
+                globals = r.count() as u64;
+                limit("globals", globals, MAX_GLOBALS as u64)?;
+            }
             Payload::CodeSectionEntry(body) => {
                 let mut locals = 0u64;
-                for l in body.get_locals_reader().map_err(|e| ActivationError::Parse(e.to_string()))? {
-                    locals += l.map_err(|e| ActivationError::Parse(e.to_string()))?.0 as u64;
+                for l in body.get_locals_reader().map_err(parse_err)? {
+                    locals += l.map_err(parse_err)?.0 as u64;
                 }
                 limit("locals", locals, MAX_LOCALS as u64)?;
             }
             _ => {}
         }
     }
-    if let Some(i) = entry_index {
-        let ty = &types[func_types[i as usize] as usize];
-        entrypoint_ok = ty.params() == [ValType::I32] && ty.results() == [ValType::I32];
-    }
-    if !entrypoint_ok {
-        return Err(ActivationError::MissingExport(ENTRYPOINT));
-    }
-    if memories.len() != 1 || !memory_export {
-        if memories.len() > 1 {
-            return Err(ActivationError::Memory(format!("{} memories, at most 1", memories.len())));
+    limit("table entries", table_entries, MAX_TABLE_ENTRIES)?;
+    limit("element entries", element_entries, MAX_TABLE_ENTRIES)?;
+    // Nitro compares an import's name with every export name and with its last `__` part.
+    for import in &imports {
+        if exports.iter().any(|e| e.rsplit("__").next() == Some(import.as_str())) {
+            return Err(ActivationError::ExportShadowsImport(import.clone()));
         }
-        return Err(ActivationError::MissingExport("memory"));
     }
-    let initial = memories[0].initial;
+    if let Some(name) = exports.iter().filter_map(|e| e.rsplit("__").next()).find(|n| n.starts_with("stylus")) {
+        return Err(ActivationError::Reserved { direction: "exports", name: name.into() });
+    }
+    let Some(entry) = entry else {
+        return Err(ActivationError::MissingExport(ENTRYPOINT));
+    };
+    let ty = entry.map(|i| &types[func_types[i as usize] as usize]);
+    if !ty.is_some_and(|ty| ty.params() == [ValType::I32] && ty.results() == [ValType::I32]) {
+        return Err(ActivationError::EntrypointType);
+    }
+    if memories.len() > 1 {
+        return Err(ActivationError::Limit { what: "memories", count: memories.len() as u64, limit: 1 });
+    }
+    let (Some(memory), true) = (memories.first(), memory_export) else {
+        return Err(ActivationError::MissingExport("memory"));
+    };
+    let initial = memory.initial;
     if initial > MAX_INITIAL_PAGES {
-        return Err(ActivationError::Memory(format!("{initial} initial pages, at most {MAX_INITIAL_PAGES}")));
+        return Err(ActivationError::Memory(format!("{initial} > {MAX_INITIAL_PAGES} initial pages")));
+    }
+    if start {
+        return Err(ActivationError::StartFunction);
     }
     let imported = func_types.len() - defined;
     let signature_words: u64 = func_types[imported..]
         .iter()
         .map(|t| (types[*t as usize].params().len() + types[*t as usize].results().len()) as u64)
         .sum();
+    let data = data_bytes + element_entries;
     let call_overhead_gas =
-        call_overhead_gas(defined as u64, signature_words, wasm.len() as u64, globals, data_bytes, initial);
+        call_overhead_gas(defined as u64, signature_words, wasm.len() as u64, globals, data, initial);
     Ok(ProgramInfo { initial_pages: initial as u32, functions: defined, imports, call_overhead_gas })
 }
 
