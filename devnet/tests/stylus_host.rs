@@ -481,3 +481,43 @@ fn calls_reach_registered_handlers_and_programs() {
     let r = run(&caller, &mut evm, me, &[Address::repeat_byte(0x55).as_slice(), b"hi"].concat());
     assert_eq!(r.outcome.output, [0u8]);
 }
+
+#[test]
+fn account_hostios_see_code_hash_and_balance() {
+    use alloy_primitives::{KECCAK256_EMPTY, U256};
+    let imports = r#"
+      (import "vm_hooks" "account_codehash" (func $codehash (param i32 i32)))
+      (import "vm_hooks" "account_code_size" (func $codesize (param i32) (result i32)))
+      (import "vm_hooks" "account_code" (func $code (param i32 i32 i32 i32) (result i32)))
+      (import "vm_hooks" "account_balance" (func $balance (param i32 i32)))
+    "#;
+    // args = account (20); returns codehash (32) ‖ balance (32) ‖ code size (4) ‖ the first 4
+    // bytes of its code.
+    let body = r#"
+        (call $read_args (i32.const 0))
+        (call $codehash (i32.const 0) (i32.const 100))
+        (call $balance (i32.const 0) (i32.const 132))
+        (i32.store (i32.const 164) (call $codesize (i32.const 0)))
+        (drop (call $code (i32.const 0) (i32.const 0) (i32.const 4) (i32.const 168)))
+        (call $write_result (i32.const 100) (i32.const 72))
+        (i32.const 0)"#;
+    let wasm = program(imports, body);
+    let code = stylus::pack(&wasm);
+    let mut evm = MemoryEvm::new();
+    let me = Address::with_last_byte(0xa8);
+    let rich = Address::repeat_byte(0x66);
+    evm.set_balance(rich, U256::from(1_000u64));
+    let ask = |evm: &mut MemoryEvm, who: Address| run(&wasm, evm, me, who.as_slice()).outcome.output;
+    // The program itself: hash and size of its deployed code, which starts EF F0 00 00.
+    let out = ask(&mut evm, me);
+    assert_eq!(&out[..32], keccak256(&code).as_slice());
+    assert_eq!(u32::from_le_bytes(out[64..68].try_into().unwrap()) as usize, code.len());
+    assert_eq!(&out[68..72], &[0xEF, 0xF0, 0x00, 0x00]);
+    // An account with a balance and no code, and one that does not exist.
+    let out = ask(&mut evm, rich);
+    assert_eq!(&out[..32], KECCAK256_EMPTY.as_slice());
+    assert_eq!(U256::from_be_slice(&out[32..64]), U256::from(1_000u64));
+    assert_eq!(&out[64..72], &[0u8; 8]);
+    let out = ask(&mut evm, Address::repeat_byte(0x77));
+    assert_eq!(&out[..64], &[0u8; 64]);
+}

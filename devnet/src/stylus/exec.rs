@@ -47,6 +47,7 @@ pub struct Program {
     engine: Engine,
     module: Module,
     info: ProgramInfo,
+    code: Vec<u8>,
 }
 
 impl Program {
@@ -54,16 +55,21 @@ impl Program {
     /// then compilation.
     pub fn activate(code: &[u8]) -> Result<Self, ActivationError> {
         let (wasm, info) = program::activate(code)?;
-        Self::compile(&wasm, info)
+        Self::compile(&wasm, info, code.to_vec())
     }
 
-    /// Validates and compiles raw WASM (for tools that hold the uncompressed program).
+    /// Validates and compiles raw WASM (for tools that hold the uncompressed program); its
+    /// deployed form is [`pack`](program::pack)ed here, and must fit in 24,576 bytes as well.
     pub fn from_wasm(wasm: &[u8]) -> Result<Self, ActivationError> {
+        let code = program::pack(wasm);
+        if code.len() > program::MAX_CODE_SIZE {
+            return Err(ActivationError::CodeTooLarge(code.len()));
+        }
         let info = program::validate(wasm)?;
-        Self::compile(wasm, info)
+        Self::compile(wasm, info, code)
     }
 
-    fn compile(wasm: &[u8], info: ProgramInfo) -> Result<Self, ActivationError> {
+    fn compile(wasm: &[u8], info: ProgramInfo, code: Vec<u8>) -> Result<Self, ActivationError> {
         let mut config = Config::default();
         config
             .wasm_multi_value(false)
@@ -75,7 +81,12 @@ impl Program {
         let engine = Engine::new(&config);
         let metered = instrument::instrument(wasm).map_err(ActivationError::Parse)?;
         let module = Module::new(&engine, metered).map_err(|e| ActivationError::Parse(e.to_string()))?;
-        Ok(Self { engine, module, info })
+        Ok(Self { engine, module, info, code })
+    }
+
+    /// The deployed code: `EF F0 00 00` + brotli.
+    pub fn code(&self) -> &[u8] {
+        &self.code
     }
 
     /// Facts found at validation.

@@ -8,7 +8,7 @@
 
 use std::{collections::HashMap, rc::Rc};
 
-use alloy_primitives::{keccak256, Address, B256, U256};
+use alloy_primitives::{keccak256, Address, B256, KECCAK256_EMPTY, U256};
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 
 use super::api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};
@@ -225,15 +225,17 @@ impl EvmApi for MemoryEvm {
         self.state.balances.get(&account).copied().unwrap_or_default()
     }
 
-    fn code(&mut self, _account: Address) -> Vec<u8> {
-        Vec::new()
+    fn code(&mut self, account: Address) -> Vec<u8> {
+        self.programs.get(&account).map(|p| p.code().to_vec()).unwrap_or_default()
     }
 
+    /// EIP-1052: the hash of the code; `keccak256("")` for an account that exists (here: has a
+    /// balance) without code; zero for an account that does not exist.
     fn code_hash(&mut self, account: Address) -> B256 {
-        if self.programs.contains_key(&account) {
-            keccak256(account)
-        } else {
-            B256::ZERO
+        match self.programs.get(&account) {
+            Some(p) => keccak256(p.code()),
+            None if self.state.balances.get(&account).is_some_and(|b| !b.is_zero()) => KECCAK256_EMPTY,
+            None => B256::ZERO,
         }
     }
 }
