@@ -8,7 +8,7 @@ use alloy_consensus::{
     transaction::SignerRecoverable, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope,
     TxType, EMPTY_OMMER_ROOT_HASH,
 };
-use alloy_eips::{eip2718::Decodable2718, Encodable2718};
+use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, Bloom, Bytes, Log as PrimLog, B256, U256};
 use alloy_rpc_types_eth::{
     state::StateOverride, Block, BlockTransactions, Filter, Header as RpcHeader, Log, Transaction, TransactionReceipt,
@@ -444,9 +444,4 @@ fn request_env(req: &TransactionRequest, chain: &Chain) -> TxEnv {
         .gas_price(req.gas_price.or(req.max_fee_per_gas).unwrap_or(0))
         .chain_id(Some(chain.chain_id))
         .build_fill()
-}
-
-/// Encodes a transaction for tests and tools that sign locally.
-pub fn encode(tx: &TxEnvelope) -> Vec<u8> {
-    tx.encoded_2718()
 }
