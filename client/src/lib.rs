@@ -1,6 +1,12 @@
-//! Avocado's off-chain side: today the parties of a channel as a library (keys, signing,
-//! proposing and countersigning states) and the `avocado` command's demo on the embedded chain.
-//! The node (durable store, peer and app APIs, chain adapter, watchtower) grows here.
+#![doc = include_str!("../README.md")]
 
+pub mod app_client;
+pub mod chain;
+pub mod deploy;
+pub mod keys;
+pub mod message;
+pub mod node;
 pub mod party;
+pub mod process;
+pub mod service;
 pub mod store;

@@ -7,6 +7,10 @@
 //! - **never lose a fully signed state**: the latest fully signed state of each channel is
 //!   written, and synced, before it is acknowledged.
 //!
+//! It also keeps what a node needs to resume after a crash: every fully signed state (history,
+//! for audits and disputes), each channel's record, messages still to deliver to peers, and the
+//! last block the watchtower processed.
+//!
 //! `Store` is the narrow interface the rest of the client uses; `RedbStore` implements it on
 //! redb, an embedded database whose commits are durable (fsync) by default.
 
@@ -16,13 +20,21 @@ use alloy_primitives::{Bytes, B256};
 use alloy_sol_types::SolValue;
 use avocado_codec::{Signature, State};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
 
+use crate::message::{Envelope, StateJson, Terms};
 use crate::party::SignedState;
 
 /// `(channel id, version)` → the digest this node signed for it.
 const SIGNED: TableDefinition<([u8; 32], u64), [u8; 32]> = TableDefinition::new("signed");
-/// channel id → the latest fully signed state, ABI-encoded `(State, bytes sigs)`.
-const LATEST: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("latest");
+/// `(channel id, version)` → a fully signed state, ABI-encoded `(State, bytes sigs)`.
+const STATES: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("states");
+/// channel id → its [`ChannelRecord`], JSON.
+const CHANNELS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("channels");
+/// sequence number → an [`Outgoing`] message still to deliver, JSON.
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// small counters: the chain watcher's last block.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,15 +59,107 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// Where a channel stands, as this node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChannelStatus {
+    /// Proposed; version 0 is not fully signed yet.
+    Proposed,
+    /// Version 0 is fully signed: updates may follow.
+    Open,
+    /// A participant declined the proposal.
+    Rejected,
+    /// Final on chain (concluded, or its dispute deadline passed).
+    Closed,
+}
+
+/// What the judge holds for a channel, as last seen by this node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainView {
+    /// Judge phase (`avocado_codec::phase`).
+    pub phase: u8,
+    /// Version stored on chain.
+    pub version: u64,
+    /// Dispute deadline (seconds), 0 when none runs.
+    pub finalizes_at: u64,
+}
+
+/// A proposal from another participant that waits for this node's user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Incoming {
+    /// Proposer's participant index.
+    pub from: usize,
+    /// The proposed state.
+    pub state: StateJson,
+}
+
+/// A channel this node takes part in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelRecord {
+    /// Channel id.
+    pub id: B256,
+    /// Its terms.
+    pub terms: Terms,
+    /// Peer API URL of each participant, in participant order.
+    pub peers: Vec<String>,
+    /// This node's participant index.
+    pub me: usize,
+    /// Who proposed the channel.
+    pub proposer: usize,
+    /// Where it stands.
+    pub status: ChannelStatus,
+    /// Why it was rejected, when it was.
+    pub reason: Option<String>,
+    /// A proposal waiting for this node's user.
+    pub incoming: Option<Incoming>,
+    /// The judge's view.
+    pub chain: ChainView,
+}
+
+/// A message still to be delivered to a peer (retried until it is).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outgoing {
+    /// The peer's API URL.
+    pub url: String,
+    /// The sealed message.
+    pub envelope: Envelope,
+}
+
 /// What a participant's node remembers.
 pub trait Store: Send + Sync {
     /// Records that this node signs `digest` as `version` of `channel`. Recording the same
     /// digest again succeeds (a retried delivery); a different digest is refused.
     fn record_signature(&self, channel: B256, version: u64, digest: B256) -> Result<(), StoreError>;
-    /// Keeps `signed` as the channel's latest fully signed state unless a newer one is held.
+    /// The digest this node signed as `version` of `channel`, if any.
+    fn signed_digest(&self, channel: B256, version: u64) -> Result<Option<B256>, StoreError>;
+    /// The highest version of `channel` this node signed anything for.
+    fn highest_signed(&self, channel: B256) -> Result<Option<u64>, StoreError>;
+    /// Keeps a fully signed state (the latest is the one with the highest version).
     fn save_latest(&self, signed: &SignedState) -> Result<(), StoreError>;
     /// The latest fully signed state held for `channel`.
     fn latest(&self, channel: B256) -> Result<Option<SignedState>, StoreError>;
+    /// The fully signed state with this version, if this node holds it.
+    fn signed_state(&self, channel: B256, version: u64) -> Result<Option<SignedState>, StoreError>;
+    /// Writes a channel's record.
+    fn put_channel(&self, record: &ChannelRecord) -> Result<(), StoreError>;
+    /// A channel's record.
+    fn channel(&self, id: B256) -> Result<Option<ChannelRecord>, StoreError>;
+    /// Every channel's record.
+    fn channels(&self) -> Result<Vec<ChannelRecord>, StoreError>;
+    /// Queues a message for delivery; returns its sequence number.
+    fn enqueue(&self, message: &Outgoing) -> Result<u64, StoreError>;
+    /// Messages not yet delivered, oldest first.
+    fn outbox(&self) -> Result<Vec<(u64, Outgoing)>, StoreError>;
+    /// Forgets a delivered message.
+    fn delivered(&self, seq: u64) -> Result<(), StoreError>;
+    /// The last block the chain watcher processed.
+    fn cursor(&self) -> Result<Option<u64>, StoreError>;
+    /// Records the last block the chain watcher processed.
+    fn set_cursor(&self, block: u64) -> Result<(), StoreError>;
 }
 
 /// A [`Store`] in a redb file.
@@ -69,7 +173,10 @@ impl RedbStore {
         let db = Database::create(path).map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(SIGNED).map_err(db_err)?;
-        txn.open_table(LATEST).map_err(db_err)?;
+        txn.open_table(STATES).map_err(db_err)?;
+        txn.open_table(CHANNELS).map_err(db_err)?;
+        txn.open_table(OUTBOX).map_err(db_err)?;
+        txn.open_table(META).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
@@ -89,6 +196,10 @@ fn decode(bytes: &[u8]) -> Result<SignedState, StoreError> {
     Ok(SignedState { state, signatures })
 }
 
+fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 impl Store for RedbStore {
     fn record_signature(&self, channel: B256, version: u64, digest: B256) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
@@ -106,25 +217,111 @@ impl Store for RedbStore {
         txn.commit().map_err(db_err)
     }
 
+    fn signed_digest(&self, channel: B256, version: u64) -> Result<Option<B256>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(SIGNED).map_err(db_err)?;
+        Ok(table.get((channel.0, version)).map_err(db_err)?.map(|v| B256::from(v.value())))
+    }
+
+    fn highest_signed(&self, channel: B256) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(SIGNED).map_err(db_err)?;
+        let mut range = table.range((channel.0, 0)..=(channel.0, u64::MAX)).map_err(db_err)?;
+        Ok(range.next_back().transpose().map_err(db_err)?.map(|(k, _)| k.value().1))
+    }
+
     fn save_latest(&self, signed: &SignedState) -> Result<(), StoreError> {
-        let channel = signed.state.channelId.0;
+        let key = (signed.state.channelId.0, signed.state.version);
         let txn = self.db.begin_write().map_err(db_err)?;
         {
-            let mut table = txn.open_table(LATEST).map_err(db_err)?;
-            let held = table.get(channel).map_err(db_err)?.map(|v| decode(v.value())).transpose()?;
-            if held.is_some_and(|h| h.state.version >= signed.state.version) {
+            let mut table = txn.open_table(STATES).map_err(db_err)?;
+            if table.get(key).map_err(db_err)?.is_some() {
                 return Ok(());
             }
-            table.insert(channel, encode(signed).as_slice()).map_err(db_err)?;
+            table.insert(key, encode(signed).as_slice()).map_err(db_err)?;
         }
         txn.commit().map_err(db_err)
     }
 
     fn latest(&self, channel: B256) -> Result<Option<SignedState>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(LATEST).map_err(db_err)?;
-        let value = table.get(channel.0).map_err(db_err)?;
+        let table = txn.open_table(STATES).map_err(db_err)?;
+        let mut range = table.range((channel.0, 0)..=(channel.0, u64::MAX)).map_err(db_err)?;
+        let last = range.next_back().transpose().map_err(db_err)?;
+        last.map(|(_, v)| decode(v.value())).transpose()
+    }
+
+    fn signed_state(&self, channel: B256, version: u64) -> Result<Option<SignedState>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(STATES).map_err(db_err)?;
+        let value = table.get((channel.0, version)).map_err(db_err)?;
         value.map(|v| decode(v.value())).transpose()
+    }
+
+    fn put_channel(&self, record: &ChannelRecord) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(record).map_err(db_err)?;
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(CHANNELS).map_err(db_err)?.insert(record.id.0, json.as_slice()).map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+
+    fn channel(&self, id: B256) -> Result<Option<ChannelRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(CHANNELS).map_err(db_err)?;
+        let value = table.get(id.0).map_err(db_err)?;
+        value.map(|v| from_json(v.value())).transpose()
+    }
+
+    fn channels(&self) -> Result<Vec<ChannelRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(CHANNELS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(db_err)? {
+            out.push(from_json(entry.map_err(db_err)?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    fn enqueue(&self, message: &Outgoing) -> Result<u64, StoreError> {
+        let json = serde_json::to_vec(message).map_err(db_err)?;
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let seq;
+        {
+            let mut table = txn.open_table(OUTBOX).map_err(db_err)?;
+            seq = table.last().map_err(db_err)?.map_or(0, |(k, _)| k.value() + 1);
+            table.insert(seq, json.as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(seq)
+    }
+
+    fn outbox(&self) -> Result<Vec<(u64, Outgoing)>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(OUTBOX).map_err(db_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(db_err)? {
+            let (k, v) = entry.map_err(db_err)?;
+            out.push((k.value(), from_json(v.value())?));
+        }
+        Ok(out)
+    }
+
+    fn delivered(&self, seq: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(OUTBOX).map_err(db_err)?.remove(seq).map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+
+    fn cursor(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(META).map_err(db_err)?;
+        Ok(table.get("cursor").map_err(db_err)?.map(|v| v.value()))
+    }
+
+    fn set_cursor(&self, block: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(META).map_err(db_err)?.insert("cursor", block).map_err(db_err)?;
+        txn.commit().map_err(db_err)
     }
 }
 

@@ -2,5 +2,6 @@
 #![warn(missing_docs)]
 
 pub mod chain;
+pub mod cli;
 pub mod rpc;
 pub mod stylus;

@@ -1,0 +1,307 @@
+//! `avocado`: the command-line tool of Avocado — keys, the node, channels, deployment, the
+//! embedded devnet and the demo.
+
+mod bench;
+mod channel;
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy_primitives::Address;
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::{bail, Context, Result};
+use avocado_client::{keys, node::Policy, service};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "avocado", version, about = "Generalized state channels on Arbitrum Stylus")]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage participant keys (encrypted keystores, compatible with `cast wallet`).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Run a participant's node: store, peer API, app API, chain adapter, watchtower.
+    Node(NodeArgs),
+    /// Drive channels through a running node's app API.
+    #[command(subcommand)]
+    Channel(channel::ChannelCommand),
+    /// Deploy and activate the judge program.
+    Deploy(DeployArgs),
+    /// Run the embedded devnet (an Arbitrum-like chain that runs Stylus programs).
+    Devnet(avocado_devnet::cli::DevnetArgs),
+    /// The demo: a devnet, the real judge, three nodes as processes, a stale close defeated.
+    Demo(demo::DemoArgs),
+    /// Measure fully signed updates per second and round trips between real nodes.
+    Bench(bench::BenchArgs),
+}
+
+/// Where the key comes from (flags named as foundry's).
+#[derive(Args, Clone, Debug, Default)]
+pub struct KeyArgs {
+    /// Raw private key (hex). Prefer a keystore outside development.
+    #[arg(long, env = "AVOCADO_PRIVATE_KEY", hide_env_values = true)]
+    private_key: Option<String>,
+    /// Keystore file.
+    #[arg(long, env = "ETH_KEYSTORE")]
+    keystore: Option<PathBuf>,
+    /// Keystore name in the keystore folder.
+    #[arg(long, env = "ETH_KEYSTORE_ACCOUNT")]
+    account: Option<String>,
+    /// File whose first line is the keystore password.
+    #[arg(long, env = "ETH_PASSWORD")]
+    password_file: Option<PathBuf>,
+    /// Keystore folder.
+    #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
+    keystore_dir: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn dir(&self) -> PathBuf {
+        self.keystore_dir.clone().unwrap_or_else(keys::default_keystore_dir)
+    }
+
+    fn load(&self) -> Result<PrivateKeySigner> {
+        let source = keys::KeySource {
+            private_key: self.private_key.clone(),
+            keystore: self.keystore.clone(),
+            account: self.account.clone(),
+            keystore_dir: self.dir(),
+            password_file: self.password_file.clone(),
+            password: None,
+        };
+        Ok(source.load()?)
+    }
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a new random key in an encrypted keystore.
+    New {
+        /// Keystore name.
+        name: String,
+        /// File whose first line is the password (default: ask on the terminal is not supported; empty password).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Keystore folder.
+        #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
+        keystore_dir: Option<PathBuf>,
+    },
+    /// Encrypt an existing private key into a keystore.
+    Import {
+        /// Keystore name.
+        name: String,
+        /// The private key (hex).
+        #[arg(long, env = "AVOCADO_PRIVATE_KEY", hide_env_values = true)]
+        private_key: String,
+        /// File whose first line is the password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Keystore folder.
+        #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
+        keystore_dir: Option<PathBuf>,
+    },
+    /// List the keystores in the keystore folder.
+    List {
+        /// Keystore folder.
+        #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
+        keystore_dir: Option<PathBuf>,
+    },
+    /// Print the address of a key.
+    Address(KeyArgs),
+}
+
+/// `avocado node`.
+#[derive(Args, Clone, Debug)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Data folder (store, API token, node.json).
+    #[arg(long, env = "AVOCADO_DATA_DIR", default_value = "avocado-data")]
+    data_dir: PathBuf,
+    /// JSON-RPC endpoint of the chain.
+    #[arg(long, env = "ETH_RPC_URL")]
+    rpc_url: Option<String>,
+    /// The judge's address.
+    #[arg(long, env = "AVOCADO_JUDGE")]
+    judge: Address,
+    /// Chain id, when running without --rpc-url (off chain only).
+    #[arg(long)]
+    chain_id: Option<u64>,
+    /// Peer API listen address.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    listen: SocketAddr,
+    /// The URL other participants reach the peer API at (default: http://<listen>).
+    #[arg(long)]
+    peer_url: Option<String>,
+    /// App API listen address (loopback only).
+    #[arg(long, default_value = "127.0.0.1:7701")]
+    app_listen: SocketAddr,
+    /// Shortest dispute window this node accepts (e.g. 24h, 90m, 60s).
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    min_challenge: Duration,
+    /// Sign proposals as they arrive instead of waiting for `channel accept` / `accept-update`.
+    #[arg(long)]
+    auto_accept: bool,
+    /// How often the watchtower reads the chain.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    watch_every: Duration,
+    /// How long a proposal retries an unreachable peer.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    peer_timeout: Duration,
+}
+
+/// `avocado deploy`.
+#[derive(Args, Clone, Debug)]
+struct DeployArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// JSON-RPC endpoint of the chain.
+    #[arg(long, env = "ETH_RPC_URL", default_value = "http://127.0.0.1:8547")]
+    rpc_url: String,
+    /// The judge's deployable code.
+    #[arg(long, default_value = "target/judge/judge.bin")]
+    judge_code: PathBuf,
+}
+
+/// Parses `90`, `90s`, `15m`, `24h`, `7d`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 60s, 15m, 24h)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86_400.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m, h or d)")),
+    };
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AVOCADO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    let json = cli.json;
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Key(k) => key(k, json),
+            Command::Node(n) => node(n).await,
+            Command::Channel(c) => channel::run(c, json).await,
+            Command::Deploy(d) => deploy(d, json).await,
+            Command::Devnet(d) => avocado_devnet::cli::serve(d).await.map_err(anyhow::Error::msg),
+            Command::Demo(d) => demo::run(d).await,
+            Command::Bench(b) => bench::run(b, json).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("avocado: {e:#}");
+        std::process::exit(1);
+    }
+    // Background tasks (outbox, watchtower) end with the process.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+}
+
+fn key(cmd: KeyCommand, json: bool) -> Result<()> {
+    let password = |f: &Option<PathBuf>| -> Result<String> {
+        Ok(match f {
+            Some(f) => keys::read_password(f)?,
+            None => String::new(),
+        })
+    };
+    let print = |name: &str, signer: &PrivateKeySigner, path: &std::path::Path| {
+        if json {
+            println!("{}", serde_json::json!({ "name": name, "address": signer.address(), "path": path }));
+        } else {
+            println!("{} {} ({})", name, signer.address(), path.display());
+        }
+    };
+    match cmd {
+        KeyCommand::New { name, password_file, keystore_dir } => {
+            let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
+            let signer = PrivateKeySigner::random();
+            let path = keys::store(&dir, &name, &signer, &password(&password_file)?)?;
+            print(&name, &signer, &path);
+        }
+        KeyCommand::Import { name, private_key, password_file, keystore_dir } => {
+            let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
+            let signer = keys::parse_private_key(&private_key)?;
+            let path = keys::store(&dir, &name, &signer, &password(&password_file)?)?;
+            print(&name, &signer, &path);
+        }
+        KeyCommand::List { keystore_dir } => {
+            let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
+            let list = keys::list(&dir)?;
+            if json {
+                let v: Vec<_> = list.iter().map(|(n, a)| serde_json::json!({ "name": n, "address": a })).collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else if list.is_empty() {
+                println!("no keystores in {}", dir.display());
+            } else {
+                for (n, a) in list {
+                    println!("{n} {}", a.map(|a| a.to_string()).unwrap_or_else(|| "(address not recorded)".into()));
+                }
+            }
+        }
+        KeyCommand::Address(k) => {
+            let signer = k.load()?;
+            if json {
+                println!("{}", serde_json::json!({ "address": signer.address() }));
+            } else {
+                println!("{}", signer.address());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn node(args: NodeArgs) -> Result<()> {
+    let signer = args.key.load()?;
+    if args.rpc_url.is_none() && args.chain_id.is_none() {
+        bail!("give --rpc-url (or, to run off chain, --chain-id)");
+    }
+    let opts = service::NodeOptions {
+        data_dir: args.data_dir,
+        signer,
+        rpc_url: args.rpc_url,
+        judge: args.judge,
+        chain_id: args.chain_id,
+        peer_listen: args.listen,
+        peer_url: args.peer_url,
+        app_listen: args.app_listen,
+        policy: Policy { min_challenge_duration: args.min_challenge.as_secs(), auto_accept: args.auto_accept },
+        watch_every: args.watch_every,
+        peer_timeout: args.peer_timeout,
+    };
+    service::run(opts, avocado_devnet::cli::wait_for_shutdown()).await
+}
+
+async fn deploy(args: DeployArgs, json: bool) -> Result<()> {
+    let code = std::fs::read(&args.judge_code)
+        .with_context(|| format!("cannot read {} (build it with scripts/build-judge.sh)", args.judge_code.display()))?;
+    let signer = args.key.load()?;
+    let d = avocado_client::deploy::deploy_program(&args.rpc_url, signer, &code).await?;
+    if json {
+        println!("{}", serde_json::to_string(&d)?);
+    } else {
+        println!(
+            "judge deployed at {} ({} bytes, {} gas) and activated at Stylus version {} ({} gas, data fee {} wei)",
+            d.address, d.code_bytes, d.deploy_gas, d.stylus_version, d.activate_gas, d.data_fee
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! The chain adapter: what a node asks of the judge, behind one narrow trait.
+//!
+//! [`ChainClient`] is all the node knows of a chain; [`AlloyChain`] implements it with an alloy
+//! provider over JSON-RPC, so the same node runs against the embedded devnet, a nitro devnode or
+//! Arbitrum Sepolia. Calls are the judge's `sol!` bindings from the codec; gas is estimated by
+//! the node the provider talks to, and a revert comes back as the judge's typed error.
+
+use std::time::Duration;
+
+use alloy_network::{EthereumWallet, TransactionBuilder};
+use alloy_primitives::{Address, Bytes, B256, U256};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_rpc_types_eth::{BlockNumberOrTag, Filter, TransactionRequest};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::{SolCall, SolEvent, SolInterface};
+use avocado_codec::IAvocadoJudge as I;
+use futures::future::BoxFuture;
+
+/// Why a chain operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChainError {
+    /// The judge refused the call with one of its errors.
+    #[error("the judge refused: {0}")]
+    Reverted(String),
+    /// The transaction was mined but failed.
+    #[error("transaction {0} failed on chain")]
+    Failed(B256),
+    /// The RPC endpoint failed or is unreachable.
+    #[error("chain RPC: {0}")]
+    Rpc(String),
+}
+
+/// A mined transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxReceipt {
+    /// Transaction hash.
+    pub tx: B256,
+    /// Gas used by the whole transaction.
+    pub gas_used: u64,
+    /// Block it was mined in.
+    pub block: u64,
+}
+
+/// The judge's answer to `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelStatusOnChain {
+    /// Phase (`avocado_codec::phase`).
+    pub phase: u8,
+    /// Stored version.
+    pub version: u64,
+    /// Dispute deadline, 0 when none runs.
+    pub finalizes_at: u64,
+    /// `keccak256` of the stored state's data.
+    pub data_hash: B256,
+}
+
+/// The chain's head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Block number.
+    pub number: u64,
+    /// Block timestamp (seconds).
+    pub timestamp: u64,
+}
+
+/// One event of the judge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JudgeEvent {
+    /// `ChannelOpened`.
+    Opened {
+        /// The channel.
+        channel: B256,
+    },
+    /// `StateCheckpointed`.
+    Checkpointed {
+        /// The channel.
+        channel: B256,
+        /// The version now stored.
+        version: u64,
+    },
+    /// `ChallengeStarted`.
+    ChallengeStarted {
+        /// The channel.
+        channel: B256,
+        /// Who started it.
+        challenger: Address,
+        /// The version stored.
+        version: u64,
+        /// Deadline.
+        finalizes_at: u64,
+    },
+    /// `ChannelConcluded`.
+    Concluded {
+        /// The channel.
+        channel: B256,
+        /// The final version.
+        version: u64,
+    },
+}
+
+impl JudgeEvent {
+    /// The channel this event is about.
+    pub fn channel(&self) -> B256 {
+        match self {
+            Self::Opened { channel }
+            | Self::Checkpointed { channel, .. }
+            | Self::ChallengeStarted { channel, .. }
+            | Self::Concluded { channel, .. } => *channel,
+        }
+    }
+}
+
+/// What a node needs from a chain.
+pub trait ChainClient: Send + Sync {
+    /// The chain id (part of every signature's domain).
+    fn chain_id(&self) -> u64;
+    /// The judge's address.
+    fn judge(&self) -> Address;
+    /// Sends `calldata` to the judge from this node's account and waits for the receipt.
+    fn send(&self, calldata: Vec<u8>) -> BoxFuture<'_, Result<TxReceipt, ChainError>>;
+    /// The judge's `status` of a channel.
+    fn status(&self, channel: B256) -> BoxFuture<'_, Result<ChannelStatusOnChain, ChainError>>;
+    /// The latest block.
+    fn head(&self) -> BoxFuture<'_, Result<Head, ChainError>>;
+    /// The judge's events in blocks `from..=to`, with their block numbers, in order.
+    fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>>;
+}
+
+/// Decodes the judge's revert data into a readable error, or describes it raw.
+pub fn describe_revert(data: &[u8]) -> String {
+    match I::IAvocadoJudgeErrors::abi_decode(data) {
+        Ok(e) => format!("{e:?}").replace("IAvocadoJudgeErrors::", "").replace("Call", ""),
+        Err(_) if data.is_empty() => "reverted without a reason".into(),
+        Err(_) => format!("reverted with data {}", alloy_primitives::hex::encode_prefixed(data)),
+    }
+}
+
+fn rpc_error(e: alloy_provider::transport::TransportError) -> ChainError {
+    if let Some(payload) = e.as_error_resp() {
+        if let Some(data) = payload.data.as_ref() {
+            if let Ok(bytes) = serde_json::from_str::<Bytes>(data.get()) {
+                return ChainError::Reverted(describe_revert(&bytes));
+            }
+        }
+        if payload.message.contains("revert") {
+            return ChainError::Reverted(payload.message.to_string());
+        }
+    }
+    ChainError::Rpc(e.to_string())
+}
+
+/// A [`ChainClient`] over JSON-RPC with alloy, paying gas from the node's own key.
+pub struct AlloyChain {
+    provider: DynProvider,
+    judge: Address,
+    chain_id: u64,
+    from: Address,
+    /// One transaction at a time: the account's nonces stay in order.
+    sending: tokio::sync::Mutex<()>,
+    poll: Duration,
+}
+
+impl AlloyChain {
+    /// Connects to `rpc_url` and checks that code lives at `judge`.
+    pub async fn connect(rpc_url: &str, judge: Address, signer: PrivateKeySigner) -> Result<Self, ChainError> {
+        let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("bad RPC URL {rpc_url}: {e}")))?;
+        let from = signer.address();
+        let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+        let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(format!("{rpc_url}: {e}")))?;
+        let code = provider.get_code_at(judge).await.map_err(rpc_error)?;
+        if code.is_empty() {
+            return Err(ChainError::Rpc(format!("no contract at {judge} on chain {chain_id}: deploy the judge first")));
+        }
+        Ok(Self {
+            provider,
+            judge,
+            chain_id,
+            from,
+            sending: tokio::sync::Mutex::new(()),
+            poll: Duration::from_millis(25),
+        })
+    }
+
+    /// The account that pays for this node's transactions.
+    pub fn from(&self) -> Address {
+        self.from
+    }
+
+    async fn send_inner(&self, calldata: Vec<u8>) -> Result<TxReceipt, ChainError> {
+        let _one_at_a_time = self.sending.lock().await;
+        let tx = TransactionRequest::default().with_to(self.judge).with_input(calldata).with_value(U256::ZERO);
+        let pending = self.provider.send_transaction(tx).await.map_err(rpc_error)?;
+        let hash = *pending.tx_hash();
+        let mut wait = self.poll;
+        for _ in 0..2_000 {
+            if let Some(r) = self.provider.get_transaction_receipt(hash).await.map_err(rpc_error)? {
+                if !r.status() {
+                    return Err(ChainError::Failed(hash));
+                }
+                return Ok(TxReceipt { tx: hash, gas_used: r.gas_used, block: r.block_number.unwrap_or_default() });
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_millis(500));
+        }
+        Err(ChainError::Rpc(format!("transaction {hash} not mined after a long wait")))
+    }
+}
+
+fn decode_event(log: &alloy_rpc_types_eth::Log) -> Option<JudgeEvent> {
+    let data = log.data();
+    match data.topics().first().copied()? {
+        t if t == I::ChannelOpened::SIGNATURE_HASH => {
+            I::ChannelOpened::decode_log_data(data).ok().map(|e| JudgeEvent::Opened { channel: e.channelId })
+        }
+        t if t == I::StateCheckpointed::SIGNATURE_HASH => I::StateCheckpointed::decode_log_data(data)
+            .ok()
+            .map(|e| JudgeEvent::Checkpointed { channel: e.channelId, version: e.version }),
+        t if t == I::ChallengeStarted::SIGNATURE_HASH => {
+            I::ChallengeStarted::decode_log_data(data).ok().map(|e| JudgeEvent::ChallengeStarted {
+                channel: e.channelId,
+                challenger: e.challenger,
+                version: e.version,
+                finalizes_at: e.finalizesAt,
+            })
+        }
+        t if t == I::ChannelConcluded::SIGNATURE_HASH => I::ChannelConcluded::decode_log_data(data)
+            .ok()
+            .map(|e| JudgeEvent::Concluded { channel: e.channelId, version: e.version }),
+        _ => None,
+    }
+}
+
+impl ChainClient for AlloyChain {
+    fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    fn judge(&self) -> Address {
+        self.judge
+    }
+
+    fn send(&self, calldata: Vec<u8>) -> BoxFuture<'_, Result<TxReceipt, ChainError>> {
+        Box::pin(self.send_inner(calldata))
+    }
+
+    fn status(&self, channel: B256) -> BoxFuture<'_, Result<ChannelStatusOnChain, ChainError>> {
+        Box::pin(async move {
+            let call = I::statusCall { channelId: channel };
+            let tx = TransactionRequest::default().with_to(self.judge).with_input(call.abi_encode());
+            let out = self.provider.call(tx).await.map_err(rpc_error)?;
+            let s = I::statusCall::abi_decode_returns(&out).map_err(|e| ChainError::Rpc(e.to_string()))?;
+            Ok(ChannelStatusOnChain {
+                phase: s.phase,
+                version: s.version,
+                finalizes_at: s.finalizesAt,
+                data_hash: s.dataHash,
+            })
+        })
+    }
+
+    fn head(&self) -> BoxFuture<'_, Result<Head, ChainError>> {
+        Box::pin(async move {
+            let block = self
+                .provider
+                .get_block_by_number(BlockNumberOrTag::Latest)
+                .await
+                .map_err(rpc_error)?
+                .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))?;
+            Ok(Head { number: block.header.number, timestamp: block.header.timestamp })
+        })
+    }
+
+    fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>> {
+        Box::pin(async move {
+            let filter = Filter::new().address(self.judge).from_block(from).to_block(to);
+            let logs = self.provider.get_logs(&filter).await.map_err(rpc_error)?;
+            Ok(logs.iter().filter_map(|l| Some((l.block_number.unwrap_or(from), decode_event(l)?))).collect())
+        })
+    }
+}
