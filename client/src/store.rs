@@ -140,6 +140,13 @@ pub trait Store: Send + Sync {
     fn highest_signed(&self, channel: B256) -> Result<Option<u64>, StoreError>;
     /// Keeps a fully signed state (the latest is the one with the highest version).
     fn save_latest(&self, signed: &SignedState) -> Result<(), StoreError>;
+    /// Records this node's own signature (`digest`) of `signed` and keeps it, in one durable
+    /// commit; refused like [`Store::record_signature`] when another digest holds the version.
+    fn save_own(&self, signed: &SignedState, digest: B256) -> Result<(), StoreError>;
+    /// Keeps `base` (fully signed, checked by the caller) and records `digest` as `version` of
+    /// its channel, in one durable commit: what a node does when it signs a proposal whose base
+    /// it did not hold yet.
+    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256) -> Result<(), StoreError>;
     /// The latest fully signed state held for `channel`.
     fn latest(&self, channel: B256) -> Result<Option<SignedState>, StoreError>;
     /// The fully signed state with this version, if this node holds it.
@@ -196,6 +203,27 @@ fn decode(bytes: &[u8]) -> Result<SignedState, StoreError> {
     Ok(SignedState { state, signatures })
 }
 
+/// Records `digest` for `(channel, version)` in `txn`; the same digest again is a no-op.
+fn insert_digest(txn: &redb::WriteTransaction, channel: B256, version: u64, digest: B256) -> Result<(), StoreError> {
+    let mut table = txn.open_table(SIGNED).map_err(db_err)?;
+    let existing = table.get((channel.0, version)).map_err(db_err)?.map(|v| v.value());
+    match existing {
+        Some(d) if d == digest.0 => Ok(()),
+        Some(_) => Err(StoreError::AlreadySigned { channel, version }),
+        None => table.insert((channel.0, version), digest.0).map(|_| ()).map_err(db_err),
+    }
+}
+
+/// Keeps a fully signed state in `txn` unless that version is held already.
+fn insert_state(txn: &redb::WriteTransaction, signed: &SignedState) -> Result<(), StoreError> {
+    let key = (signed.state.channelId.0, signed.state.version);
+    let mut table = txn.open_table(STATES).map_err(db_err)?;
+    if table.get(key).map_err(db_err)?.is_none() {
+        table.insert(key, encode(signed).as_slice()).map_err(db_err)?;
+    }
+    Ok(())
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -203,17 +231,7 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErr
 impl Store for RedbStore {
     fn record_signature(&self, channel: B256, version: u64, digest: B256) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut table = txn.open_table(SIGNED).map_err(db_err)?;
-            let existing = table.get((channel.0, version)).map_err(db_err)?.map(|v| v.value());
-            match existing {
-                Some(d) if d == digest.0 => return Ok(()),
-                Some(_) => return Err(StoreError::AlreadySigned { channel, version }),
-                None => {
-                    table.insert((channel.0, version), digest.0).map_err(db_err)?;
-                }
-            }
-        }
+        insert_digest(&txn, channel, version, digest)?;
         txn.commit().map_err(db_err)
     }
 
@@ -231,15 +249,22 @@ impl Store for RedbStore {
     }
 
     fn save_latest(&self, signed: &SignedState) -> Result<(), StoreError> {
-        let key = (signed.state.channelId.0, signed.state.version);
         let txn = self.db.begin_write().map_err(db_err)?;
-        {
-            let mut table = txn.open_table(STATES).map_err(db_err)?;
-            if table.get(key).map_err(db_err)?.is_some() {
-                return Ok(());
-            }
-            table.insert(key, encode(signed).as_slice()).map_err(db_err)?;
-        }
+        insert_state(&txn, signed)?;
+        txn.commit().map_err(db_err)
+    }
+
+    fn save_own(&self, signed: &SignedState, digest: B256) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        insert_digest(&txn, signed.state.channelId, signed.state.version, digest)?;
+        insert_state(&txn, signed)?;
+        txn.commit().map_err(db_err)
+    }
+
+    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        insert_state(&txn, base)?;
+        insert_digest(&txn, base.state.channelId, version, digest)?;
         txn.commit().map_err(db_err)
     }
 

@@ -2,8 +2,10 @@
 //!
 //! - [`judge_scenarios`]: the judge's rules as ABI-level scenarios, run by every judge harness
 //!   (native, WASM on the devnet host, JSON-RPC).
+//! - [`nodes`]: real `avocado node` processes over loopback on a chain running the real judge.
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
 pub mod judge_scenarios;
+pub mod nodes;
 pub mod revm_judge;
 pub mod stylus_judge;

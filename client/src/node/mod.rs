@@ -43,6 +43,10 @@ use crate::store::{ChannelRecord, ChannelStatus, Incoming, Outgoing, Store};
 /// abandoned proposals are skipped, but nobody can push a channel toward `u64::MAX`.
 pub const MAX_VERSION_GAP: u64 = 64;
 
+/// How long a proposer waits before sending a fully signed state on its own (a newer proposal
+/// in the meantime carries it as its base).
+const SIGNED_DELAY: Duration = Duration::from_millis(100);
+
 /// What this node agrees to.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -240,6 +244,8 @@ pub struct Node {
     outbox_wake: Notify,
     /// When this node first saw each running dispute (the watchtower's stagger).
     disputes_seen: std::sync::Mutex<HashMap<B256, std::time::Instant>>,
+    /// This node, for the tasks it spawns.
+    this: std::sync::Weak<Node>,
 }
 
 fn index_of(terms: &Terms, who: Address) -> Option<usize> {
@@ -255,7 +261,8 @@ impl Node {
     pub fn new(config: NodeConfig, store: Arc<dyn Store>, chain: Option<Arc<dyn ChainClient>>) -> Arc<Self> {
         let address = signer::address_of(config.key.verifying_key());
         let (events, _) = broadcast::channel(4096);
-        Arc::new(Self {
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
             key: config.key,
             address,
             domain: config.domain,
@@ -310,15 +317,19 @@ impl Node {
         self.store.channel(id)?.ok_or_else(|| NodeError::NotFound(format!("no channel {id}")))
     }
 
-    fn sign(&self, channel: B256, state: &State) -> Result<Signature, NodeError> {
-        let digest = self.domain.state_digest(state);
-        // On disk before the signature exists outside this function.
-        self.store.record_signature(channel, state.version, digest).map_err(|e| match e {
+    fn signing_error(&self, e: crate::store::StoreError) -> NodeError {
+        match e {
             crate::store::StoreError::AlreadySigned { version, .. } => {
                 NodeError::Conflict(format!("this node already signed another state as version {version}"))
             }
             other => other.into(),
-        })?;
+        }
+    }
+
+    fn sign(&self, channel: B256, state: &State) -> Result<Signature, NodeError> {
+        let digest = self.domain.state_digest(state);
+        // On disk before the signature exists outside this function.
+        self.store.record_signature(channel, state.version, digest).map_err(|e| self.signing_error(e))?;
         Ok(signer::sign(&self.key, &digest))
     }
 
@@ -329,18 +340,37 @@ impl Node {
     /// Checks a fully signed state against the channel's participants and keeps it.
     /// Returns whether it was new.
     fn take_signed(&self, record: &ChannelRecord, signed: &SignedState) -> Result<bool, NodeError> {
-        if signed.state.channelId != record.id {
-            return Err(NodeError::Invalid("the state belongs to another channel".into()));
-        }
         if self.store.signed_state(record.id, signed.state.version)?.is_some() {
             return Ok(false);
         }
-        let digest = self.domain.state_digest(&signed.state);
-        let sigs: Vec<u8> = signed.signatures.iter().flat_map(|s| s.to_bytes()).collect();
-        signer::verify_all(&digest, &record.terms.participants, &sigs)
-            .map_err(|e| NodeError::Invalid(format!("not fully signed: {e}")))?;
+        self.verify_signed(record, signed)?;
         self.store.save_latest(signed)?;
         Ok(true)
+    }
+
+    /// Checks that `signed` is a fully signed state of this channel.
+    fn verify_signed(&self, record: &ChannelRecord, signed: &SignedState) -> Result<(), NodeError> {
+        if signed.state.channelId != record.id {
+            return Err(NodeError::Invalid("the state belongs to another channel".into()));
+        }
+        let digest = self.domain.state_digest(&signed.state);
+        let n = record.terms.participants.len();
+        if signed.signatures.len() != n {
+            return Err(NodeError::Invalid(format!("{} signatures for {n} participants", signed.signatures.len())));
+        }
+        for (i, (sig, who)) in signed.signatures.iter().zip(&record.terms.participants).enumerate() {
+            // This node's own signature is deterministic (RFC 6979): re-signing is cheaper than
+            // recovering, and proves the same.
+            let ok = if i == record.me {
+                signer::sign(&self.key, &digest) == *sig
+            } else {
+                signer::verify(&digest, &sig.to_bytes(), *who).is_ok()
+            };
+            if !ok {
+                return Err(NodeError::Invalid(format!("not fully signed: signature {i} is not participant {i}'s")));
+            }
+        }
+        Ok(())
     }
 
     /// After a state became fully signed here: open the channel at version 0, clear a pending
@@ -485,7 +515,13 @@ impl Node {
     }
 
     /// The checks every update proposal passes before this node signs it; returns the state.
-    fn check_update(&self, record: &ChannelRecord, proposer: usize, state: &State) -> Result<(), NodeError> {
+    fn check_update(
+        &self,
+        record: &ChannelRecord,
+        proposer: usize,
+        state: &State,
+        base: Option<u64>,
+    ) -> Result<(), NodeError> {
         if record.status != ChannelStatus::Open {
             return Err(NodeError::Conflict(format!("channel {} is {:?}, not open", record.id, record.status)));
         }
@@ -496,7 +532,8 @@ impl Node {
                 limits::MAX_DATA_LEN
             )));
         }
-        let latest = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
+        let held = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
+        let latest = base.map_or(held, |b| b.max(held));
         if state.version <= latest {
             return Err(NodeError::Conflict(format!(
                 "version {} is not above the latest fully signed version {latest}",
@@ -534,24 +571,33 @@ impl Node {
             )));
         }
         let mut book = self.book.lock().await;
-        // A retried delivery of a proposal already signed gets the same signature back.
+        let record = self.record(record.id)?; // as of now, under the lock
+                                              // A retried delivery of a proposal already signed gets the same signature back.
         if let Some(d) = self.store.signed_digest(record.id, state.version)? {
             if d == self.domain.state_digest(&state) {
                 let sig = self.sign(record.id, &state)?;
                 return Ok(Reply::Signed { signature: sig.to_bytes().to_vec().into() });
             }
         }
-        // Catch up from the base when it is newer than what this node holds.
-        let latest = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
-        if base.state.version > latest && self.take_signed(&record, &base)? {
-            self.settled(record.clone(), &base)?;
-        } else if base.state.version < latest {
+        // Catch up from the base when it is newer than what this node holds (kept below, in the
+        // same commit as this node's signature).
+        let held = self.store.latest(record.id)?.map(|s| s.state.version);
+        let fresh = if held.is_none_or(|h| base.state.version > h) {
+            self.verify_signed(&record, &base)?;
+            Some(base)
+        } else if base.state.version < held.unwrap_or(0) {
             return Err(NodeError::Conflict(format!(
-                "the proposal builds on version {} but version {latest} is fully signed",
-                base.state.version
+                "the proposal builds on version {} but version {} is fully signed",
+                base.state.version,
+                held.unwrap_or(0)
             )));
+        } else {
+            None
+        };
+        let mut record = record;
+        if fresh.is_some() && record.status == ChannelStatus::Proposed {
+            record.status = ChannelStatus::Open;
         }
-        let record = self.record(record.id)?;
         // Two proposals for one version: the lower participant index wins.
         if let Some(mine) = book.proposals.get(&record.id) {
             if mine.state.version >= state.version {
@@ -577,12 +623,17 @@ impl Node {
                 }
             }
         }
-        self.check_update(&record, proposer, &state)?;
+        let base_version = fresh.as_ref().map(|b| b.state.version);
+        self.check_update(&record, proposer, &state, base_version)?;
         if let Some(inc) = &record.incoming {
             if State::from(&inc.state) == state {
                 return Ok(Reply::Pending);
             }
-            if inc.state.version >= state.version {
+            // A proposer's new proposal replaces its own earlier one (which it gave up on).
+            if inc.from != proposer
+                && inc.state.version >= state.version
+                && base_version.is_none_or(|b| b < inc.state.version)
+            {
                 return Err(NodeError::Conflict(format!(
                     "participant {}'s proposal for version {} awaits a decision here",
                     inc.from, inc.state.version
@@ -590,10 +641,24 @@ impl Node {
             }
         }
         if self.policy.auto_accept {
-            let sig = self.sign(record.id, &state)?;
+            let digest = self.domain.state_digest(&state);
+            match &fresh {
+                Some(b) => {
+                    self.store.save_and_sign(b, state.version, digest).map_err(|e| self.signing_error(e))?;
+                    self.settled(self.record(record.id)?, b)?;
+                }
+                None => {
+                    self.store.record_signature(record.id, state.version, digest).map_err(|e| self.signing_error(e))?
+                }
+            }
+            let sig = signer::sign(&self.key, &digest);
             return Ok(Reply::Signed { signature: sig.to_bytes().to_vec().into() });
         }
-        let mut record = record;
+        if let Some(b) = &fresh {
+            self.store.save_latest(b)?;
+            self.settled(self.record(record.id)?, b)?;
+            record = self.record(record.id)?;
+        }
         record.incoming = Some(Incoming { from: proposer, state: (&state).into() });
         self.store.put_channel(&record)?;
         drop(book);
@@ -612,12 +677,7 @@ impl Node {
         let who = self.participant(&record, from)?;
         let sig = Signature::parse(signature).map_err(|e| NodeError::Invalid(format!("malformed signature: {e}")))?;
         if let Some(full) = self.add_signature(&record, who, version, sig).await? {
-            let envelope = self.seal(&Message::Signed { signed: (&full).into() });
-            for (i, url) in record.peers.iter().enumerate() {
-                if i != record.me {
-                    self.peers.spawn_delivery(url.clone(), envelope.clone(), self.peer_timeout * 3);
-                }
-            }
+            self.spawn_signed(&record, &full);
         }
         Ok(Reply::Ok)
     }
@@ -659,7 +719,8 @@ impl Node {
 
     /// Every other participant signed this node's proposal: sign last and store.
     fn complete(&self, record: &ChannelRecord, p: &Proposal) -> Result<SignedState, NodeError> {
-        let own = self.sign(record.id, &p.state)?;
+        let digest = self.domain.state_digest(&p.state);
+        let own = signer::sign(&self.key, &digest);
         let signatures = p
             .signatures
             .iter()
@@ -667,26 +728,40 @@ impl Node {
             .map(|(i, s)| if i == record.me { own } else { s.expect("complete") })
             .collect();
         let full = SignedState { state: p.state.clone(), signatures };
-        self.store.save_latest(&full)?;
+        // One durable commit records this node's signature and keeps the fully signed state,
+        // before either leaves the process.
+        self.store.save_own(&full, digest).map_err(|e| self.signing_error(e))?;
         self.settled(self.record(record.id)?, &full)?;
         Ok(full)
     }
 
-    /// Sends a fully signed state to every other participant and waits (briefly) until they
-    /// took it. Best effort: one that misses it catches up from the next proposal's base, or by
-    /// asking (`Sync`) when it restarts.
-    async fn deliver_signed(&self, record: &ChannelRecord, full: &SignedState) {
-        let envelope = self.seal(&Message::Signed { signed: full.into() });
-        let wait = self.peer_timeout.min(Duration::from_secs(2));
-        let sends = record.peers.iter().enumerate().filter(|(i, _)| *i != record.me).map(|(_, url)| {
-            let envelope = envelope.clone();
-            async move {
-                if self.peers.send(url, &envelope, wait).await.is_err() {
-                    self.peers.spawn_delivery(url.clone(), envelope, self.peer_timeout * 3);
+    /// Sends a fully signed state to every other participant, in the background, unless a newer
+    /// proposal carries it first: while a channel is busy, each proposal's base delivers the
+    /// previous state and this message is not needed. One that misses both catches up by asking
+    /// (`Sync`).
+    fn spawn_signed(&self, record: &ChannelRecord, full: &SignedState) {
+        let Some(node) = self.this.upgrade() else { return };
+        let (record, full) = (record.clone(), full.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(SIGNED_DELAY).await;
+            let superseded = node
+                .book
+                .lock()
+                .await
+                .proposals
+                .get(&record.id)
+                .is_some_and(|p| p.state.version > full.state.version)
+                || node.store.latest(record.id).ok().flatten().is_some_and(|l| l.state.version > full.state.version);
+            if superseded {
+                return;
+            }
+            let envelope = node.seal(&Message::Signed { signed: (&full).into() });
+            for (i, url) in record.peers.iter().enumerate() {
+                if i != record.me {
+                    node.peers.spawn_delivery(url.clone(), envelope.clone(), node.peer_timeout * 3);
                 }
             }
         });
-        futures::future::join_all(sends).await;
     }
 
     async fn on_reject(&self, from: Address, id: B256, version: u64, reason: String) -> Result<Reply, NodeError> {
@@ -795,7 +870,7 @@ impl Node {
                 Ok(Reply::Signed { signature }) => match Signature::parse(&signature) {
                     Ok(sig) => match self.add_signature(record, who, version, sig).await {
                         Ok(Some(full)) => {
-                            self.deliver_signed(record, &full).await;
+                            self.spawn_signed(record, &full);
                             None
                         }
                         Ok(None) => None,
@@ -850,12 +925,7 @@ impl Node {
         wait: Duration,
     ) -> Result<Outcome, NodeError> {
         let record = self.record(id)?;
-        // A version signed here for someone else's proposal and not settled yet: its fully
-        // signed state is probably on its way; ask for it before refusing.
-        let held = self.store.latest(id)?.map_or(0, |s| s.state.version);
-        if self.store.highest_signed(id)?.is_some_and(|h| h > held) {
-            self.sync_channel(&record).await;
-        }
+        self.catch_up(&record).await?;
         if data.len() > limits::MAX_DATA_LEN {
             return Err(NodeError::Invalid(format!(
                 "state data is {} bytes; the limit is {}",
@@ -932,7 +1002,7 @@ impl Node {
         let message = if accept {
             let mut check = record.clone();
             check.incoming = None;
-            self.check_update(&check, inc.from, &state)?;
+            self.check_update(&check, inc.from, &state, None)?;
             let sig = self.sign(id, &state)?;
             Message::AcceptUpdate { channel_id: id, version, signature: sig.to_bytes().to_vec().into() }
         } else {
@@ -991,6 +1061,16 @@ impl Node {
                 self.sync_channel(&record).await;
             }
         }
+    }
+
+    /// When this node signed a version for someone else's proposal that is not settled here yet,
+    /// its fully signed state is probably on its way: ask for it before building on an older one.
+    async fn catch_up(&self, record: &ChannelRecord) -> Result<(), NodeError> {
+        let held = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
+        if self.store.highest_signed(record.id)?.is_some_and(|h| h > held) {
+            self.sync_channel(record).await;
+        }
+        Ok(())
     }
 
     /// Asks the other participants for their latest fully signed state of one channel.
@@ -1071,6 +1151,7 @@ impl Node {
     /// Cooperative close: everyone signs a final state with the latest data (or `data`), then it
     /// is posted with `conclude`.
     pub async fn close(&self, id: B256, data: Option<Bytes>, wait: Duration) -> Result<(u64, TxReceipt), NodeError> {
+        self.catch_up(&self.record(id)?).await?;
         let latest = self.latest_or_err(id)?;
         if !latest.state.isFinal {
             let data = data.unwrap_or_else(|| latest.state.data.clone());
