@@ -226,6 +226,9 @@ struct Proposal {
 #[derive(Default)]
 struct Book {
     proposals: HashMap<B256, Proposal>,
+    /// Per channel, the highest version of a proposal of this node that failed: another
+    /// participant may have signed it, so the next proposal goes above it.
+    floors: HashMap<B256, u64>,
 }
 
 /// One participant's node.
@@ -546,11 +549,12 @@ impl Node {
                 state.version
             )));
         }
+        // A version signed here whose round never settled (its proposer gave up or crashed) is
+        // skipped, never signed again with other contents: proposals must go above it.
         if let Some(high) = self.store.highest_signed(record.id)? {
-            if high > latest && high != state.version {
+            if high > latest && state.version < high {
                 return Err(NodeError::Conflict(format!(
-                    "version {high} is signed here and not settled yet; participant {proposer}'s proposal for \
-                     version {} must wait",
+                    "version {high} is signed here; participant {proposer}'s proposal for version {} must be above it",
                     state.version
                 )));
             }
@@ -571,8 +575,17 @@ impl Node {
             )));
         }
         let mut book = self.book.lock().await;
-        let record = self.record(record.id)?; // as of now, under the lock
-                                              // A retried delivery of a proposal already signed gets the same signature back.
+        // The record as of now, under the lock.
+        let record = self.record(record.id)?;
+        if let Some(held) = self.store.latest(record.id)? {
+            if state.version <= held.state.version {
+                return Err(NodeError::Conflict(format!(
+                    "version {} is not above the latest fully signed version {}",
+                    state.version, held.state.version
+                )));
+            }
+        }
+        // A retried delivery of a proposal already signed gets the same signature back.
         if let Some(d) = self.store.signed_digest(record.id, state.version)? {
             if d == self.domain.state_digest(&state) {
                 let sig = self.sign(record.id, &state)?;
@@ -908,6 +921,8 @@ impl Node {
 
     async fn abandon(&self, record: &ChannelRecord, version: u64, err: NodeError) {
         let mut book = self.book.lock().await;
+        let floor = book.floors.entry(record.id).or_default();
+        *floor = (*floor).max(version);
         if let Some(p) = book.proposals.get(&record.id).filter(|p| p.state.version == version) {
             let _ = p.done.send(Some(Err(err.clone())));
             book.proposals.remove(&record.id);
@@ -952,13 +967,17 @@ impl Node {
             }
             let base =
                 self.store.latest(id)?.ok_or_else(|| NodeError::Conflict("the channel has no signed state".into()))?;
-            let high = self.store.highest_signed(id)?.unwrap_or(0);
-            if high > base.state.version {
+            // Versions signed here in rounds that never settled are skipped.
+            let floor = book.floors.get(&id).copied().unwrap_or(0);
+            let high = self.store.highest_signed(id)?.unwrap_or(0).max(base.state.version).max(floor);
+            if high >= base.state.version + MAX_VERSION_GAP {
                 return Err(NodeError::Conflict(format!(
-                    "version {high} is signed here for another participant's proposal and not settled yet; retry"
+                    "{MAX_VERSION_GAP} versions above v{} were signed without settling; sync with the other \
+                     participants first",
+                    base.state.version
                 )));
             }
-            let state = State { channelId: id, version: base.state.version + 1, data, isFinal: is_final };
+            let state = State { channelId: id, version: high + 1, data, isFinal: is_final };
             (self.start_proposal(&mut book, &record, state.clone()), state, base)
         };
         let message = Message::ProposeUpdate { state: (&state).into(), base: (&base).into() };
