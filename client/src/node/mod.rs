@@ -439,6 +439,17 @@ impl Node {
         }
     }
 
+    /// This node's own rules for a channel's terms (beyond the protocol's).
+    fn check_policy(&self, terms: &Terms) -> Result<(), NodeError> {
+        if terms.challenge_duration < self.policy.min_challenge_duration {
+            return Err(NodeError::Invalid(format!(
+                "challenge duration {} s is below this node's minimum of {} s",
+                terms.challenge_duration, self.policy.min_challenge_duration
+            )));
+        }
+        Ok(())
+    }
+
     fn check_terms(&self, terms: &Terms, peers: &[String], data: &[u8]) -> Result<ChannelParams, NodeError> {
         let params: ChannelParams = terms.into();
         avocado_codec::validate_params(&params.participants, params.challengeDuration)
@@ -473,12 +484,7 @@ impl Node {
         let proposer = index_of(&terms, from)
             .filter(|i| *i != me)
             .ok_or_else(|| NodeError::Forbidden(format!("the proposer {from} is not another participant")))?;
-        if terms.challenge_duration < self.policy.min_challenge_duration {
-            return Err(NodeError::Invalid(format!(
-                "challenge duration {} s is below this node's minimum of {} s",
-                terms.challenge_duration, self.policy.min_challenge_duration
-            )));
-        }
+        self.check_policy(&terms)?;
         let id = self.domain.channel_id(&params);
         let state = State { channelId: id, version: 0, data, isFinal: false };
         let _book = self.book.lock().await;
@@ -595,6 +601,15 @@ impl Node {
         // Catch up from the base when it is newer than what this node holds (kept below, in the
         // same commit as this node's signature).
         let held = self.store.latest(record.id)?.map(|s| s.state.version);
+        if held == Some(base.state.version) {
+            let ours = self.store.signed_state(record.id, base.state.version)?.map(|s| s.state);
+            if ours.as_ref() != Some(&base.state) {
+                return Err(NodeError::Conflict(format!(
+                    "the proposal builds on a version {} other than the one fully signed here",
+                    base.state.version
+                )));
+            }
+        }
         let fresh = if held.is_none_or(|h| base.state.version > h) {
             self.verify_signed(&record, &base)?;
             Some(base)
@@ -706,8 +721,15 @@ impl Node {
     ) -> Result<Option<SignedState>, NodeError> {
         let mut book = self.book.lock().await;
         let Some(p) = book.proposals.get_mut(&record.id).filter(|p| p.state.version == version) else {
-            if self.store.signed_state(record.id, version)?.is_some() {
-                return Ok(None); // a late or repeated answer to a settled proposal
+            if let Some(settled) = self.store.signed_state(record.id, version)? {
+                // A late or repeated answer to a settled proposal changes nothing; anything else
+                // claiming to answer it is refused.
+                if settled.signatures.get(who) == Some(&sig) {
+                    return Ok(None);
+                }
+                return Err(NodeError::Conflict(format!(
+                    "version {version} is settled, with another signature from participant {who}"
+                )));
             }
             return Err(NodeError::Conflict(format!("no proposal for version {version} is collecting signatures")));
         };
@@ -820,6 +842,7 @@ impl Node {
         wait: Duration,
     ) -> Result<(B256, Outcome), NodeError> {
         let params = self.check_terms(&terms, &peers, &data)?;
+        self.check_policy(&terms)?;
         let me = index_of(&terms, self.address).ok_or_else(|| {
             NodeError::Invalid(format!("this node's address {} is not among the participants", self.address))
         })?;
