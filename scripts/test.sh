@@ -19,6 +19,8 @@ run() {
 }
 failed_cmds=0
 
+# End-to-end tests start `avocado node` processes: the binary must exist before they run.
+run cargo build --locked -p avocado-client --bin avocado
 run cargo test --workspace --locked
 # The exported-ABI check needs the SDK's export feature, which must never reach the WASM build.
 run cargo test --locked -p avocado-judge --features export-abi --test abi

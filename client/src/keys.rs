@@ -126,11 +126,15 @@ pub fn list(dir: &Path) -> Result<Vec<(String, Option<Address>)>, KeyError> {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        let address = std::fs::read(entry.path())
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| v.get("address").and_then(|a| a.as_str()).map(str::to_string))
-            .and_then(|a| a.parse::<Address>().ok());
+        let Some(json) =
+            std::fs::read(entry.path()).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        else {
+            continue; // not a keystore
+        };
+        if json.get("crypto").or_else(|| json.get("Crypto")).is_none() {
+            continue;
+        }
+        let address = json.get("address").and_then(|a| a.as_str()).and_then(|a| a.parse::<Address>().ok());
         out.push((name, address));
     }
     out.sort();

@@ -1,5 +1,6 @@
-//! `avocado demo` end to end: the real judge deployed and activated on the embedded devnet, a
-//! stale challenge answered, a cooperative close with the final state's hash on chain.
+//! `avocado demo` end to end: the embedded devnet with the real judge deployed and activated,
+//! three node processes, a stale challenge answered by a watchtower, a cooperative close with the
+//! final state's hash on chain.
 
 use std::process::Command;
 
@@ -11,9 +12,15 @@ fn demo_runs_to_a_final_state() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("activated through ArbWasm at Stylus version 2"), "{text}");
-    assert!(text.contains("status: Challenge at v10"), "the watchtower's answer is stored: {text}");
-    assert!(text.contains("status: Final at v11"), "{text}");
-    assert!(text.contains("= keccak256(final data)"), "{text}");
+    assert!(text.contains("every node holds v12 on disk"), "{text}");
+    assert!(text.contains("judge: challenge at v6"), "{text}");
+    assert!(text.contains("watchtower answered v6 with v12"), "{text}");
+    assert!(text.contains("judge: Challenge at v12"), "the watchtower's answer is stored: {text}");
+    assert!(text.contains("judge: Final at v13"), "{text}");
+    assert!(text.contains("dataHash = keccak256("), "{text}");
+    for step in ["open (v0", "challenge (stale", "checkpoint (watchtower)", "conclude (final state"] {
+        assert!(text.contains(step), "the gas of {step}: {text}");
+    }
 }
 
 #[test]

@@ -107,3 +107,49 @@ async fn cargo_stylus_deploys_and_cast_drives_the_judge() {
     assert!(logs.contains(&f.id.to_string()), "{logs}");
     node.stop().await;
 }
+
+/// Keystores are foundry's format: a key `avocado key new` writes is read by `cast wallet`, and
+/// one `cast wallet import` writes is loaded by `avocado`.
+#[test]
+#[ignore = "needs cast; scripts/test.sh installs it and runs it"]
+fn keystores_are_shared_with_cast() {
+    let dir = std::env::temp_dir().join(format!("avocado-cast-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pw = dir.join("pw.txt");
+    std::fs::write(&pw, "correct horse\n").unwrap();
+    let avocado = avocado_tests::nodes::avocado_exe();
+    let made = run(Command::new(&avocado)
+        .args(["--json", "key", "new", "ours", "--password-file"])
+        .arg(&pw)
+        .arg("--keystore-dir")
+        .arg(&dir));
+    let made: serde_json::Value = serde_json::from_str(made.trim()).unwrap();
+    let ours: Address = made["address"].as_str().unwrap().parse().unwrap();
+    let read = run(Command::new(cast())
+        .args(["wallet", "address", "--password", "correct horse", "--keystore"])
+        .arg(dir.join("ours")));
+    assert_eq!(plain(&read).trim().parse::<Address>().unwrap(), ours);
+
+    let key = "0x0123456789012345678901234567890123456789012345678901234567890123";
+    run(Command::new(cast())
+        .args([
+            "wallet",
+            "import",
+            "theirs",
+            "--private-key",
+            key,
+            "--unsafe-password",
+            "correct horse",
+            "--keystore-dir",
+        ])
+        .arg(&dir));
+    let loaded = run(Command::new(&avocado)
+        .args(["key", "address", "--account", "theirs", "--password-file"])
+        .arg(&pw)
+        .arg("--keystore-dir")
+        .arg(&dir));
+    let expected = avocado_client::keys::parse_private_key(key).unwrap().address();
+    assert_eq!(loaded.trim().parse::<Address>().unwrap(), expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -167,8 +167,17 @@ async fn story(
         history.push(full);
     }
     let latest = history.last().expect("v0 at least").clone();
+    // The last state reaches the others a moment later (a busy channel's next proposal carries
+    // it; an idle one gets it on its own).
     for (n, a) in NAMES.iter().zip(&api) {
-        let held = a.channel(id).await?.latest.map(|s| s.state.version);
+        let mut held = None;
+        for _ in 0..100 {
+            held = a.channel(id).await?.latest.map(|s| s.state.version);
+            if held == Some(latest.state.version) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if held != Some(latest.state.version) {
             bail!("{n}'s node holds {held:?}, expected v{}", latest.state.version);
         }

@@ -253,7 +253,11 @@ fn key(cmd: KeyCommand, json: bool) -> Result<()> {
                 println!("no keystores in {}", dir.display());
             } else {
                 for (n, a) in list {
-                    println!("{n} {}", a.map(|a| a.to_string()).unwrap_or_else(|| "(address not recorded)".into()));
+                    println!(
+                        "{n} {}",
+                        a.map(|a| a.to_string())
+                            .unwrap_or_else(|| format!("(address: avocado key address --account {n})"))
+                    );
                 }
             }
         }
