@@ -6,7 +6,7 @@ pub mod deploy;
 pub mod keys;
 pub mod message;
 pub mod node;
-pub mod party;
 pub mod process;
 pub mod service;
+pub mod signed;
 pub mod store;

@@ -13,7 +13,7 @@ use avocado_codec::{signer, ChannelParams, Domain, Signature, State};
 use k256::ecdsa::SigningKey;
 use serde::{Deserialize, Serialize};
 
-use crate::party::SignedState;
+use crate::signed::SignedState;
 
 /// HTTP header carrying a message's signature (65 bytes, hex).
 pub const SIGNATURE_HEADER: &str = "avocado-signature";

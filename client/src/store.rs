@@ -23,7 +23,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::message::{Envelope, StateJson, Terms};
-use crate::party::SignedState;
+use crate::signed::SignedState;
 
 /// `(channel id, version)` → the digest this node signed for it.
 const SIGNED: TableDefinition<([u8; 32], u64), [u8; 32]> = TableDefinition::new("signed");

@@ -43,7 +43,7 @@ async fn kill_9_during_1000_updates_loses_nothing_and_signs_nothing_twice() {
             let data = data.clone();
             async move { api.update(id, data, false, Duration::from_secs(30)).await }
         });
-        if rng.next() % 40 == 0 {
+        if rng.next().is_multiple_of(40) {
             // Kill one node while the update is in flight, at a random moment of it.
             let victim = (rng.next() % 2) as usize;
             tokio::time::sleep(Duration::from_micros(rng.next() % 4_000)).await;

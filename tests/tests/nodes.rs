@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alloy_primitives::{keccak256, Bytes};
 use avocado_client::app_client::{ApiError, Proposed};
-use avocado_client::party::SignedState;
+use avocado_client::signed::SignedState;
 use avocado_client::store::ChannelStatus;
 use avocado_codec::phase;
 use avocado_tests::nodes::{Net, NetOptions};
@@ -149,8 +149,8 @@ async fn concurrent_proposals_resolve_by_participant_index() {
         }
         // Both nodes agree on every version.
         let v = net.api(0).channel(id).await.unwrap().latest.unwrap().state.version;
-        let theirs = net.wait_for_version(1, id, v).await;
-        assert_eq!(net.api(0).state(id, v).await.unwrap(), theirs);
+        net.wait_for_version(1, id, v).await;
+        assert_eq!(net.api(0).state(id, v).await.unwrap(), net.api(1).state(id, v).await.unwrap());
     }
     assert!(index_rule_seen, "at least one round raced, and participant 0 won it");
     net.stop().await;

@@ -19,6 +19,8 @@
 //! | `GET /v1/channels/{id}/status` | the judge's status of the channel, read now |
 //! | `GET /v1/events` | the event stream |
 
+#![allow(clippy::result_large_err)] // handlers return `Result<Response, Response>`
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,7 @@ fn channel_id(s: &str) -> Result<B256, NodeError> {
     s.parse().map_err(|_| NodeError::BadRequest(format!("{s} is not a channel id (32 bytes of hex)")))
 }
 
+/// Handlers answer a response either way; errors are already in the API's format.
 type ApiResult = Result<Response, Response>;
 
 fn err(e: NodeError) -> Response {

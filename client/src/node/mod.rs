@@ -36,7 +36,7 @@ pub use error::NodeError;
 
 use crate::chain::{ChainClient, TxReceipt};
 use crate::message::{Envelope, Message, SignedJson, StateJson, Terms};
-use crate::party::SignedState;
+use crate::signed::SignedState;
 use crate::store::{ChannelRecord, ChannelStatus, Incoming, Outgoing, Store};
 
 /// How far ahead of the latest fully signed version a proposal may be: versions burnt by
@@ -803,7 +803,7 @@ impl Node {
         let mut book = self.book.lock().await;
         let mut record = self.record(id)?;
         self.participant(&record, from)?;
-        if !book.proposals.get(&id).is_some_and(|p| p.state.version == version) {
+        if book.proposals.get(&id).is_none_or(|p| p.state.version != version) {
             return Err(NodeError::Conflict(format!("no proposal for version {version} is collecting signatures")));
         }
         let p = book.proposals.remove(&id).expect("present");
