@@ -3,7 +3,7 @@
 # per second, judge checkpoints per second, gas per judge operation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build-judge.sh
+scripts/build-contracts.sh
 if [ ! -x target/tools/node_modules/.bin/anvil ]; then
     mkdir -p target/tools
     (cd target/tools && npm install --no-audit --no-fund --silent @foundry-rs/anvil@1.7.1 >/dev/null)

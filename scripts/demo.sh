@@ -3,5 +3,5 @@
 # on the embedded chain.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/build-judge.sh
+scripts/build-contracts.sh
 cargo run --locked --quiet -p avocado-client --bin avocado -- demo "$@"

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-scripts/build-judge.sh
+scripts/build-contracts.sh
 
 run() {
     echo "+ $*"

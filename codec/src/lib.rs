@@ -6,6 +6,7 @@ extern crate alloc;
 
 pub mod channel;
 pub mod eip712;
+pub mod payment;
 pub mod signature;
 #[cfg(feature = "k256")]
 pub mod signer;
