@@ -16,9 +16,10 @@ if ! cargo stylus --version 2>/dev/null | grep -q '0\.10\.10'; then
     cargo install cargo-stylus --version 0.10.10 --locked >&2
 fi
 
-cd "$root/judge"
+contract="${AVOCADO_CONTRACT:-judge}"  # judge or escrow
+cd "$root/$contract"
 if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-    exec cargo stylus "$@" --contract avocado-judge
+    exec cargo stylus "$@" --contract "avocado-$contract"
 fi
 "$root/scripts/build-wasm.sh" --toolchain-only >/dev/null
 features="+bulk-memory,+sign-ext,+mutable-globals,+nontrapping-fptoint"
@@ -29,4 +30,4 @@ if [ "${1:-}" != "export-abi" ]; then
     export CARGO_UNSTABLE_BUILD_STD=std,panic_abort
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-cpu=mvp -C target-feature=$features -Zunstable-options -Cpanic=immediate-abort"
 fi
-exec cargo stylus "$@" --contract avocado-judge
+exec cargo stylus "$@" --contract "avocado-$contract"

@@ -24,6 +24,7 @@ run cargo build --locked -p avocado-client --bin avocado
 run cargo test --workspace --locked
 # The exported-ABI check needs the SDK's export feature, which must never reach the WASM build.
 run cargo test --locked -p avocado-judge --features export-abi --test abi
+run cargo test --locked -p avocado-escrow --features export-abi --test abi
 # cargo-stylus 0.10.10 must accept the judge crate (installed here when missing).
 run cargo test --locked -p avocado-tests --test cargo_stylus -- --ignored
 # Tools nobody here wrote against the devnet: cargo-stylus deploys, foundry's cast drives the judge.

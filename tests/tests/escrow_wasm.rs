@@ -41,7 +41,7 @@ impl World {
         config.funded.extend(who.iter().map(|a| (*a, ether(100))));
         config.funded.push((Address::repeat_byte(0xee), ether(100)));
         let mut chain = Chain::new(&config);
-        let mut deploy = |chain: &mut Chain, name: &str| {
+        let deploy = |chain: &mut Chain, name: &str| {
             let r = chain.send(DEV_ACCOUNT, TxKind::Create, stylus::init_code(&code(name)), U256::ZERO).unwrap();
             let at = r.contract_address.expect("deployed");
             let call = arbos::ArbWasm::activateProgramCall { program: at }.abi_encode();
