@@ -119,7 +119,15 @@ pub trait ChainClient: Send + Sync {
     /// The judge's address.
     fn judge(&self) -> Address;
     /// Sends `calldata` to the judge from this node's account and waits for the receipt.
-    fn send(&self, calldata: Vec<u8>) -> BoxFuture<'_, Result<TxReceipt, ChainError>>;
+    fn send(&self, calldata: Vec<u8>) -> BoxFuture<'_, Result<TxReceipt, ChainError>> {
+        self.transact(self.judge(), calldata, U256::ZERO)
+    }
+    /// Sends `calldata` with `value` wei to `to` (an executive contract) and waits for the receipt.
+    fn transact(&self, to: Address, calldata: Vec<u8>, value: U256) -> BoxFuture<'_, Result<TxReceipt, ChainError>>;
+    /// Calls `to` without a transaction.
+    fn read(&self, to: Address, calldata: Vec<u8>) -> BoxFuture<'_, Result<Bytes, ChainError>>;
+    /// The ETH balance of `who`.
+    fn balance(&self, who: Address) -> BoxFuture<'_, Result<U256, ChainError>>;
     /// The judge's `status` of a channel.
     fn status(&self, channel: B256) -> BoxFuture<'_, Result<ChannelStatusOnChain, ChainError>>;
     /// The latest block.
@@ -128,13 +136,18 @@ pub trait ChainClient: Send + Sync {
     fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>>;
 }
 
-/// Decodes the judge's revert data into a readable error, or describes it raw.
+/// Decodes the judge's (or the escrow's) revert data into a readable error, or describes it raw.
 pub fn describe_revert(data: &[u8]) -> String {
-    match I::IAvocadoJudgeErrors::abi_decode(data) {
-        Ok(e) => format!("{e:?}").replace("IAvocadoJudgeErrors::", "").replace("Call", ""),
-        Err(_) if data.is_empty() => "reverted without a reason".into(),
-        Err(_) => format!("reverted with data {}", alloy_primitives::hex::encode_prefixed(data)),
+    if let Ok(e) = I::IAvocadoJudgeErrors::abi_decode(data) {
+        return format!("{e:?}").replace("IAvocadoJudgeErrors::", "");
     }
+    if let Ok(e) = avocado_codec::payment::IAvocadoEscrow::IAvocadoEscrowErrors::abi_decode(data) {
+        return format!("{e:?}").replace("IAvocadoEscrowErrors::", "");
+    }
+    if data.is_empty() {
+        return "reverted without a reason".into();
+    }
+    format!("reverted with data {}", alloy_primitives::hex::encode_prefixed(data))
 }
 
 fn rpc_error(e: alloy_provider::transport::TransportError) -> ChainError {
@@ -167,7 +180,16 @@ impl AlloyChain {
     pub async fn connect(rpc_url: &str, judge: Address, signer: PrivateKeySigner) -> Result<Self, ChainError> {
         let url = rpc_url.parse().map_err(|e| ChainError::Rpc(format!("bad RPC URL {rpc_url}: {e}")))?;
         let from = signer.address();
-        let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
+        // Nonces are read from the node for every transaction (and sends are serialized below):
+        // a cached nonce would drift after a send that failed before reaching the chain.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(url)
+            .erased();
         let chain_id = provider.get_chain_id().await.map_err(|e| ChainError::Rpc(format!("{rpc_url}: {e}")))?;
         let code = provider.get_code_at(judge).await.map_err(rpc_error)?;
         if code.is_empty() {
@@ -188,9 +210,9 @@ impl AlloyChain {
         self.from
     }
 
-    async fn send_inner(&self, calldata: Vec<u8>) -> Result<TxReceipt, ChainError> {
+    async fn send_inner(&self, to: Address, calldata: Vec<u8>, value: U256) -> Result<TxReceipt, ChainError> {
         let _one_at_a_time = self.sending.lock().await;
-        let tx = TransactionRequest::default().with_to(self.judge).with_input(calldata).with_value(U256::ZERO);
+        let tx = TransactionRequest::default().with_from(self.from).with_to(to).with_input(calldata).with_value(value);
         let pending = self.provider.send_transaction(tx).await.map_err(rpc_error)?;
         let hash = *pending.tx_hash();
         let mut wait = self.poll;
@@ -241,8 +263,19 @@ impl ChainClient for AlloyChain {
         self.judge
     }
 
-    fn send(&self, calldata: Vec<u8>) -> BoxFuture<'_, Result<TxReceipt, ChainError>> {
-        Box::pin(self.send_inner(calldata))
+    fn transact(&self, to: Address, calldata: Vec<u8>, value: U256) -> BoxFuture<'_, Result<TxReceipt, ChainError>> {
+        Box::pin(self.send_inner(to, calldata, value))
+    }
+
+    fn read(&self, to: Address, calldata: Vec<u8>) -> BoxFuture<'_, Result<Bytes, ChainError>> {
+        Box::pin(async move {
+            let tx = TransactionRequest::default().with_from(self.from).with_to(to).with_input(calldata);
+            self.provider.call(tx).await.map_err(rpc_error)
+        })
+    }
+
+    fn balance(&self, who: Address) -> BoxFuture<'_, Result<U256, ChainError>> {
+        Box::pin(async move { self.provider.get_balance(who).await.map_err(rpc_error) })
     }
 
     fn status(&self, channel: B256) -> BoxFuture<'_, Result<ChannelStatusOnChain, ChainError>> {

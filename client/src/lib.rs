@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod keys;
 pub mod message;
 pub mod node;
+pub mod pay;
 pub mod process;
 pub mod service;
 pub mod signed;

@@ -46,6 +46,8 @@ pub struct NodeOptions {
     pub watch_every: Duration,
     /// How long proposals retry an unreachable peer.
     pub peer_timeout: Duration,
+    /// The payment escrow, if this node runs payment channels.
+    pub escrow: Option<Address>,
 }
 
 /// `node.json`: where a running node listens.
@@ -128,6 +130,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         peer_url: peer_url.clone(),
         policy: opts.policy.clone(),
         peer_timeout: opts.peer_timeout,
+        escrow: opts.escrow,
     };
     let node = Node::new(config, Arc::new(store), chain);
     let token = app_token(&opts.data_dir)?;

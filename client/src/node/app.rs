@@ -183,6 +183,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/v1/channels/{id}/close", post(close))
         .route("/v1/channels/{id}/status", get(status))
         .route("/v1/events", get(events))
+        .merge(crate::pay::routes())
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let token = token.clone();
             async move { authorize(&token, req, next).await }

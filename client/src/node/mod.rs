@@ -76,6 +76,8 @@ pub struct NodeConfig {
     pub policy: Policy,
     /// How long a proposal keeps retrying an unreachable peer.
     pub peer_timeout: Duration,
+    /// The payment escrow: channels naming it as executive follow the payment rules.
+    pub escrow: Option<Address>,
 }
 
 /// Something that happened, for the app API's event stream.
@@ -239,6 +241,7 @@ pub struct Node {
     peer_url: String,
     policy: Policy,
     peer_timeout: Duration,
+    escrow: Option<Address>,
     store: Arc<dyn Store>,
     chain: Option<Arc<dyn ChainClient>>,
     book: Mutex<Book>,
@@ -272,6 +275,7 @@ impl Node {
             peer_url: config.peer_url,
             policy: config.policy,
             peer_timeout: config.peer_timeout,
+            escrow: config.escrow,
             store,
             chain,
             book: Mutex::new(Book::default()),
@@ -290,6 +294,11 @@ impl Node {
     /// The judge's domain this node signs under.
     pub fn domain(&self) -> &Domain {
         &self.domain
+    }
+
+    /// The payment escrow this node knows, if any.
+    pub fn escrow_address(&self) -> Option<Address> {
+        self.escrow
     }
 
     /// This node's peer API URL.
@@ -487,6 +496,7 @@ impl Node {
         self.check_policy(&terms)?;
         let id = self.domain.channel_id(&params);
         let state = State { channelId: id, version: 0, data, isFinal: false };
+        self.check_payment(&terms, None, &state, proposer).await?;
         let _book = self.book.lock().await;
         if let Some(existing) = self.store.channel(id)? {
             // A retried delivery of the same proposal answers as the first one did.
@@ -580,6 +590,7 @@ impl Node {
                 state.version, base.state.version
             )));
         }
+        self.check_payment(&record.terms, Some(&base.state), &state, proposer).await?;
         let mut book = self.book.lock().await;
         // The record as of now, under the lock.
         let record = self.record(record.id)?;
@@ -849,6 +860,7 @@ impl Node {
         peers[me] = self.peer_url.clone();
         let id = self.domain.channel_id(&params);
         let state = State { channelId: id, version: 0, data: data.clone(), isFinal: false };
+        self.check_payment(&terms, None, &state, me).await?;
         let rx = {
             let mut book = self.book.lock().await;
             if self.store.channel(id)?.is_some() {
@@ -964,6 +976,11 @@ impl Node {
     ) -> Result<Outcome, NodeError> {
         let record = self.record(id)?;
         self.catch_up(&record).await?;
+        if let Some(latest) = self.store.latest(id)? {
+            let next =
+                State { channelId: id, version: latest.state.version + 1, data: data.clone(), isFinal: is_final };
+            self.check_payment(&record.terms, Some(&latest.state), &next, record.me).await?;
+        }
         if data.len() > limits::MAX_DATA_LEN {
             return Err(NodeError::Invalid(format!(
                 "state data is {} bytes; the limit is {}",
@@ -1030,6 +1047,12 @@ impl Node {
 
     /// The user's decision on an update proposed by another participant.
     pub async fn decide_update(&self, id: B256, version: u64, accept: bool, reason: String) -> Result<(), NodeError> {
+        if accept {
+            let record = self.record(id)?;
+            if let (Some(inc), Some(latest)) = (&record.incoming, self.store.latest(id)?) {
+                self.check_payment(&record.terms, Some(&latest.state), &(&inc.state).into(), inc.from).await?;
+            }
+        }
         let _book = self.book.lock().await;
         let mut record = self.record(id)?;
         let inc = match &record.incoming {
@@ -1107,7 +1130,7 @@ impl Node {
 
     /// When this node signed a version for someone else's proposal that is not settled here yet,
     /// its fully signed state is probably on its way: ask for it before building on an older one.
-    async fn catch_up(&self, record: &ChannelRecord) -> Result<(), NodeError> {
+    pub(crate) async fn catch_up(&self, record: &ChannelRecord) -> Result<(), NodeError> {
         let held = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
         if self.store.highest_signed(record.id)?.is_some_and(|h| h > held) {
             self.sync_channel(record).await;
@@ -1137,7 +1160,7 @@ impl Node {
 
     // ----- chain -----------------------------------------------------------------------------
 
-    fn chain_client(&self) -> Result<&Arc<dyn ChainClient>, NodeError> {
+    pub(crate) fn chain_client(&self) -> Result<&Arc<dyn ChainClient>, NodeError> {
         self.chain.as_ref().ok_or(NodeError::NoChain)
     }
 

@@ -29,7 +29,7 @@ pub struct NodeRef {
 }
 
 impl NodeRef {
-    fn client(&self) -> Result<AppClient> {
+    pub fn client(&self) -> Result<AppClient> {
         match (&self.node, &self.token) {
             (Some(url), Some(token)) => Ok(AppClient::new(url, token)),
             _ => AppClient::from_data_dir(&self.data_dir),

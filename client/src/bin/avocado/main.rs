@@ -4,6 +4,7 @@
 mod bench;
 mod channel;
 mod demo;
+mod pay;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,7 +36,10 @@ enum Command {
     /// Drive channels through a running node's app API.
     #[command(subcommand)]
     Channel(channel::ChannelCommand),
-    /// Deploy and activate the judge program.
+    /// Payment channels: deposits in the escrow, payments off chain, settlement, withdrawal.
+    #[command(subcommand)]
+    Pay(pay::PayCommand),
+    /// Deploy and activate the judge program (and the payment escrow).
     Deploy(DeployArgs),
     /// Run the embedded devnet (an Arbitrum-like chain that runs Stylus programs).
     Devnet(avocado_devnet::cli::DevnetArgs),
@@ -158,6 +162,9 @@ pub struct NodeArgs {
     /// How long a proposal retries an unreachable peer.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     peer_timeout: Duration,
+    /// The payment escrow: channels naming it follow the payment rules (`avocado pay`).
+    #[arg(long, env = "AVOCADO_ESCROW")]
+    escrow: Option<Address>,
 }
 
 /// `avocado deploy`.
@@ -171,6 +178,12 @@ struct DeployArgs {
     /// The judge's deployable code.
     #[arg(long, default_value = "target/judge/judge.bin")]
     judge_code: PathBuf,
+    /// Also deploy the payment escrow.
+    #[arg(long)]
+    with_escrow: bool,
+    /// The escrow's deployable code.
+    #[arg(long, default_value = "target/escrow/escrow.bin")]
+    escrow_code: PathBuf,
 }
 
 /// Parses `90`, `90s`, `15m`, `24h`, `7d`, `250ms`.
@@ -202,6 +215,7 @@ fn main() {
             Command::Key(k) => key(k, json),
             Command::Node(n) => node(n).await,
             Command::Channel(c) => channel::run(c, json).await,
+            Command::Pay(p) => pay::run(p, json).await,
             Command::Deploy(d) => deploy(d, json).await,
             Command::Devnet(d) => avocado_devnet::cli::serve(d).await.map_err(anyhow::Error::msg),
             Command::Demo(d) => demo::run(d).await,
@@ -290,6 +304,7 @@ async fn node(args: NodeArgs) -> Result<()> {
         policy: Policy { min_challenge_duration: args.min_challenge.as_secs(), auto_accept: args.auto_accept },
         watch_every: args.watch_every,
         peer_timeout: args.peer_timeout,
+        escrow: args.escrow,
     };
     service::run(opts, avocado_devnet::cli::wait_for_shutdown()).await
 }
@@ -298,14 +313,28 @@ async fn deploy(args: DeployArgs, json: bool) -> Result<()> {
     let code = std::fs::read(&args.judge_code)
         .with_context(|| format!("cannot read {} (build it with scripts/build-judge.sh)", args.judge_code.display()))?;
     let signer = args.key.load()?;
-    let d = avocado_client::deploy::deploy_program(&args.rpc_url, signer, &code).await?;
-    if json {
-        println!("{}", serde_json::to_string(&d)?);
+    let d = avocado_client::deploy::deploy_program(&args.rpc_url, signer.clone(), &code).await?;
+    let e = if args.with_escrow {
+        let code = std::fs::read(&args.escrow_code).with_context(|| {
+            format!("cannot read {} (build it with scripts/build-contracts.sh)", args.escrow_code.display())
+        })?;
+        Some(avocado_client::deploy::deploy_program(&args.rpc_url, signer, &code).await?)
     } else {
-        println!(
-            "judge deployed at {} ({} bytes, {} gas) and activated at Stylus version {} ({} gas, data fee {} wei)",
-            d.address, d.code_bytes, d.deploy_gas, d.stylus_version, d.activate_gas, d.data_fee
-        );
+        None
+    };
+    if json {
+        let mut v = serde_json::to_value(&d)?;
+        if let Some(e) = &e {
+            v["escrow"] = serde_json::to_value(e)?;
+        }
+        println!("{v}");
+    } else {
+        for (name, d) in std::iter::once(("judge", &d)).chain(e.as_ref().map(|e| ("escrow", e))) {
+            println!(
+                "{name} deployed at {} ({} bytes, {} gas) and activated at Stylus version {} ({} gas, data fee {} wei)",
+                d.address, d.code_bytes, d.deploy_gas, d.stylus_version, d.activate_gas, d.data_fee
+            );
+        }
     }
     Ok(())
 }
