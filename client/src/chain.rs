@@ -40,6 +40,15 @@ pub struct TxReceipt {
     pub gas_used: u64,
     /// Block it was mined in.
     pub block: u64,
+    /// Price paid per gas (wei).
+    pub gas_price: u128,
+}
+
+impl TxReceipt {
+    /// What the transaction cost its sender (wei).
+    pub fn fee(&self) -> U256 {
+        U256::from(self.gas_used) * U256::from(self.gas_price)
+    }
 }
 
 /// The judge's answer to `status`.
@@ -221,7 +230,12 @@ impl AlloyChain {
                 if !r.status() {
                     return Err(ChainError::Failed(hash));
                 }
-                return Ok(TxReceipt { tx: hash, gas_used: r.gas_used, block: r.block_number.unwrap_or_default() });
+                return Ok(TxReceipt {
+                    tx: hash,
+                    gas_used: r.gas_used,
+                    block: r.block_number.unwrap_or_default(),
+                    gas_price: r.effective_gas_price,
+                });
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_millis(500));

@@ -1,0 +1,159 @@
+//! Payment channels between real node processes, with the real judge and escrow programs on
+//! the devnet: deposits, 500 payments, cooperative close, settlement, withdrawals — every wei
+//! accounted for; and the payment rules refuse what would pay more than someone holds.
+
+use std::time::Duration;
+
+use alloy_primitives::{Address, Bytes, U256};
+use avocado_client::app_client::ApiError;
+use avocado_client::chain::{ChainClient, TxReceipt};
+use avocado_client::message::{Envelope, Message, StateJson, SIGNATURE_HEADER};
+use avocado_client::pay::PaymentView;
+use avocado_client::process::{NodeProcess, NodeSpec};
+use avocado_codec::payment::encode_balances;
+use avocado_tests::nodes::{avocado_exe, Folder, TestChain};
+use serde_json::json;
+
+fn milli(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(15u64))
+}
+
+async fn escrow(chain: &TestChain) -> Address {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/escrow/escrow.bin");
+    let code = std::fs::read(&path).expect("build the contracts: scripts/build-contracts.sh");
+    let key = avocado_client::keys::parse_private_key(avocado_devnet::cli::DEV_KEY).unwrap();
+    avocado_client::deploy::deploy_program(&chain.rpc, key, &code).await.expect("escrow deploys").address
+}
+
+async fn view(node: &NodeProcess, id: alloy_primitives::B256) -> PaymentView {
+    node.api.get(&format!("/v1/pay/{id}")).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deposits_500_payments_close_and_withdrawals_conserve_every_wei() {
+    let chain = TestChain::start().await;
+    let escrow = escrow(&chain).await;
+    let folder = Folder::new("pay");
+    let mut nodes = Vec::new();
+    let mut keys = Vec::new();
+    for i in 0..2 {
+        let key = chain.funded_key(&format!("payer {i}")).await;
+        let spec = NodeSpec {
+            exe: avocado_exe(),
+            data_dir: folder.0.join(format!("p{i}")),
+            private_key: alloy_primitives::hex::encode(key.to_bytes()),
+            rpc_url: Some(chain.rpc.clone()),
+            judge: chain.judge,
+            extra: ["--auto-accept", "--min-challenge", "60s", "--watch-every", "100ms", "--escrow"]
+                .into_iter()
+                .map(String::from)
+                .chain([escrow.to_string()])
+                .collect(),
+            peer_port: 0,
+            app_port: 0,
+        };
+        nodes.push(NodeProcess::spawn(spec).await.unwrap());
+        keys.push(key);
+    }
+    let client = chain.client(&keys[0]).await;
+    let wallet_before: Vec<U256> =
+        futures_join(nodes.iter().map(|n| client.balance(n.address))).await.into_iter().map(Result::unwrap).collect();
+
+    let opened = nodes[0]
+        .api
+        .post(
+            "/v1/pay",
+            json!({ "participants": [nodes[1].address], "peers": [nodes[1].peer_url],
+                    "challengeDuration": 60, "nonce": 5, "deposit": milli(300) }),
+        )
+        .await
+        .unwrap();
+    let id: alloy_primitives::B256 = serde_json::from_value(opened["channelId"].clone()).unwrap();
+    let mut gas_paid = [U256::ZERO; 2];
+    let fee = |v: &serde_json::Value| serde_json::from_value::<TxReceipt>(v.clone()).unwrap().fee();
+    gas_paid[0] += fee(&opened["open"]) + fee(&opened["deposit"]);
+    let d = nodes[1].api.post(&format!("/v1/pay/{id}/deposit"), json!({ "amount": milli(200) })).await.unwrap();
+    gas_paid[1] += fee(&d["deposit"]);
+
+    // 500 payments both ways.
+    let mut expected = [milli(300), milli(200)];
+    for i in 0..500u64 {
+        let from = (i % 2) as usize;
+        let amount = milli(1 + i % 5);
+        nodes[from].api.post(&format!("/v1/pay/{id}/send"), json!({ "amount": amount })).await.unwrap();
+        expected[from] -= amount;
+        expected[1 - from] += amount;
+    }
+    // Paying more than one holds is refused by one's own node, and nothing moves.
+    let before = view(&nodes[0], id).await;
+    let err = nodes[0].api.post(&format!("/v1/pay/{id}/send"), json!({ "amount": milli(10_000) })).await.unwrap_err();
+    assert!(matches!(&err, ApiError::Status { status: 422, message } if message.contains("you hold")), "{err}");
+    // A state that takes from the other participant: one's own node refuses to propose it, and
+    // the other's node refuses to sign it even when it comes straight from the proposer's key.
+    let mut theft = expected;
+    theft[0] += milli(50);
+    theft[1] -= milli(50);
+    let err = nodes[0].api.update(id, Bytes::from(encode_balances(&theft)), false, Duration::from_secs(10)).await;
+    assert!(matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("takes")), "{err:?}");
+    let base = nodes[1].api.channel(id).await.unwrap().latest.unwrap();
+    let state = StateJson {
+        channel_id: id,
+        version: base.state.version + 1,
+        data: Bytes::from(encode_balances(&theft)),
+        is_final: false,
+    };
+    let envelope = Envelope::seal(keys[0].credential(), &chain.domain(), &Message::ProposeUpdate { state, base });
+    let resp = reqwest::Client::new()
+        .post(format!("{}/peer/v1/message", nodes[1].peer_url))
+        .header(SIGNATURE_HEADER, &envelope.signature)
+        .body(envelope.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("only the proposer may pay"), "{text}");
+    // More than the escrow holds, even paid to oneself: refused.
+    let mut inflated = expected;
+    inflated[0] += milli(1);
+    let err = nodes[0].api.update(id, Bytes::from(encode_balances(&inflated)), false, Duration::from_secs(10)).await;
+    assert!(
+        matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("escrow holds")),
+        "{err:?}"
+    );
+    let after = view(&nodes[0], id).await;
+    assert_eq!(after.balances, before.balances);
+
+    let v = view(&nodes[1], id).await;
+    assert_eq!(v.balances, expected.to_vec());
+    assert_eq!(v.deposits, vec![milli(300), milli(200)]);
+
+    let closed = nodes[1].api.post(&format!("/v1/pay/{id}/close"), json!({})).await.unwrap();
+    gas_paid[1] += fee(&closed["conclude"]) + fee(&closed["settle"]);
+    assert!(view(&nodes[0], id).await.settled);
+    for (i, n) in nodes.iter().enumerate() {
+        let w = n.api.post("/v1/pay/withdraw", json!({})).await.unwrap();
+        let amount: U256 = serde_json::from_value(w["amount"].clone()).unwrap();
+        assert_eq!(amount, expected[i], "participant {i} withdraws its final balance");
+        gas_paid[i] += fee(&w["withdraw"]);
+    }
+    let deposits = [milli(300), milli(200)];
+    for (i, n) in nodes.iter().enumerate() {
+        let now = client.balance(n.address).await.unwrap();
+        assert_eq!(now + gas_paid[i] + deposits[i], wallet_before[i] + expected[i], "participant {i}, to the wei");
+    }
+    assert_eq!(client.balance(escrow).await.unwrap(), U256::ZERO, "the escrow paid out everything");
+    // A second withdrawal has nothing to send.
+    let err = nodes[0].api.post("/v1/pay/withdraw", json!({})).await.unwrap_err();
+    assert!(err.to_string().contains("NothingToWithdraw"), "{err}");
+    drop(nodes);
+    chain.stop().await;
+}
+
+async fn futures_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut out = Vec::new();
+    for f in fs {
+        out.push(f.await);
+    }
+    out
+}
