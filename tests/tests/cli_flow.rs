@@ -35,8 +35,11 @@ async fn a_channel_from_the_command_line() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    out.read_line(&mut first).unwrap();
+    // Keep reading what it prints: a closed pipe would end it.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let _devnet = Devnet(child);
     let rpc = first.split_whitespace().find(|w| w.starts_with("http://")).unwrap().trim_end_matches(',').to_string();
 

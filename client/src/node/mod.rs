@@ -591,6 +591,7 @@ impl Node {
             )));
         }
         self.check_payment(&record.terms, Some(&base.state), &state, proposer).await?;
+        let base_version_given = base.state.version;
         let mut book = self.book.lock().await;
         // The record as of now, under the lock.
         let record = self.record(record.id)?;
@@ -637,9 +638,11 @@ impl Node {
         if fresh.is_some() && record.status == ChannelStatus::Proposed {
             record.status = ChannelStatus::Open;
         }
-        // Two proposals for one version: the lower participant index wins.
+        // Two proposals in flight at once (for one version, or one built on a state older than
+        // this node's proposal): the lower participant index wins.
         if let Some(mine) = book.proposals.get(&record.id) {
-            if mine.state.version >= state.version {
+            let mine_version = mine.state.version;
+            if mine_version >= state.version || base_version_given < mine_version {
                 if proposer < record.me {
                     let lost = book.proposals.remove(&record.id).expect("just seen");
                     let why = format!(
@@ -653,11 +656,12 @@ impl Node {
                         reason: why.clone(),
                     });
                     let _ = lost.done.send(Some(Err(NodeError::Conflict(why))));
+                    book.floors.entry(record.id).and_modify(|f| *f = (*f).max(mine_version)).or_insert(mine_version);
                 } else {
                     return Err(NodeError::Conflict(format!(
-                        "concurrent proposal: participant {}'s proposal for version {} takes precedence (lower index \
-                         wins)",
-                        record.me, mine.state.version
+                        "concurrent proposal: participant {}'s proposal for version {mine_version} takes precedence \
+                         (lower index wins)",
+                        record.me
                     )));
                 }
             }
