@@ -5,6 +5,7 @@
 //! - [`nodes`]: real `avocado node` processes over loopback on a chain running the real judge.
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
+pub mod abi;
 pub mod judge_scenarios;
 pub mod nodes;
 pub mod revm_judge;

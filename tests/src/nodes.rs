@@ -74,6 +74,14 @@ impl TestChain {
         Self { rpc, judge: deployed.address, chain_id, devnet, funder }
     }
 
+    /// Deploys and activates `target/<name>/<name>.bin` (e.g. the escrow) from the funding key.
+    pub async fn deploy(&self, name: &str) -> Address {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/{name}/{name}.bin"));
+        let code = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}. Build the contracts: scripts/build-contracts.sh", path.display()));
+        avocado_client::deploy::deploy_program(&self.rpc, self.funder.clone(), &code).await.expect("deploys").address
+    }
+
     /// Whether time can be moved (the embedded devnet).
     pub fn can_travel(&self) -> bool {
         self.devnet.is_some()
@@ -171,6 +179,8 @@ pub struct Net {
     pub keys: Vec<PrivateKeySigner>,
     /// Their data folders' parent.
     pub folder: Folder,
+    /// The payment escrow, when deployed.
+    pub escrow: Option<Address>,
 }
 
 /// How the nodes run.
@@ -180,11 +190,13 @@ pub struct NetOptions {
     pub auto_accept: bool,
     /// The nodes' minimum dispute window (seconds).
     pub min_challenge: u64,
+    /// Deploy the payment escrow too, and start the nodes with it.
+    pub escrow: bool,
 }
 
 impl Default for NetOptions {
     fn default() -> Self {
-        Self { auto_accept: true, min_challenge: 30 }
+        Self { auto_accept: true, min_challenge: 30, escrow: false }
     }
 }
 
@@ -192,6 +204,10 @@ impl Net {
     /// Starts a chain and `n` nodes.
     pub async fn start(name: &str, n: usize, opts: NetOptions) -> Self {
         let chain = TestChain::start().await;
+        let escrow = match opts.escrow {
+            true => Some(chain.deploy("escrow").await),
+            false => None,
+        };
         let folder = Folder::new(name);
         let mut nodes = Vec::new();
         let mut keys = Vec::new();
@@ -206,6 +222,9 @@ impl Net {
             if opts.auto_accept {
                 extra.push("--auto-accept".into());
             }
+            if let Some(e) = escrow {
+                extra.extend(["--escrow".into(), e.to_string()]);
+            }
             let spec = NodeSpec {
                 exe: avocado_exe(),
                 data_dir: folder.0.join(format!("p{i}")),
@@ -219,7 +238,7 @@ impl Net {
             nodes.push(NodeProcess::spawn(spec).await.expect("the node starts"));
             keys.push(key);
         }
-        Self { chain, nodes, keys, folder }
+        Self { chain, nodes, keys, folder, escrow }
     }
 
     /// Participant `i`'s app API.

@@ -4,25 +4,18 @@
 
 use std::time::Duration;
 
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{Bytes, U256};
 use avocado_client::app_client::ApiError;
 use avocado_client::chain::{ChainClient, TxReceipt};
 use avocado_client::message::{Envelope, Message, StateJson, SIGNATURE_HEADER};
 use avocado_client::pay::PaymentView;
-use avocado_client::process::{NodeProcess, NodeSpec};
+use avocado_client::process::NodeProcess;
 use avocado_codec::payment::encode_balances;
-use avocado_tests::nodes::{avocado_exe, Folder, TestChain};
+use avocado_tests::nodes::{Net, NetOptions};
 use serde_json::json;
 
 fn milli(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(15u64))
-}
-
-async fn escrow(chain: &TestChain) -> Address {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/escrow/escrow.bin");
-    let code = std::fs::read(&path).expect("build the contracts: scripts/build-contracts.sh");
-    let key = avocado_client::keys::parse_private_key(avocado_devnet::cli::DEV_KEY).unwrap();
-    avocado_client::deploy::deploy_program(&chain.rpc, key, &code).await.expect("escrow deploys").address
 }
 
 async fn view(node: &NodeProcess, id: alloy_primitives::B256) -> PaymentView {
@@ -31,30 +24,8 @@ async fn view(node: &NodeProcess, id: alloy_primitives::B256) -> PaymentView {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deposits_500_payments_close_and_withdrawals_conserve_every_wei() {
-    let chain = TestChain::start().await;
-    let escrow = escrow(&chain).await;
-    let folder = Folder::new("pay");
-    let mut nodes = Vec::new();
-    let mut keys = Vec::new();
-    for i in 0..2 {
-        let key = chain.funded_key(&format!("payer {i}")).await;
-        let spec = NodeSpec {
-            exe: avocado_exe(),
-            data_dir: folder.0.join(format!("p{i}")),
-            private_key: alloy_primitives::hex::encode(key.to_bytes()),
-            rpc_url: Some(chain.rpc.clone()),
-            judge: chain.judge,
-            extra: ["--auto-accept", "--min-challenge", "60s", "--watch-every", "100ms", "--escrow"]
-                .into_iter()
-                .map(String::from)
-                .chain([escrow.to_string()])
-                .collect(),
-            peer_port: 0,
-            app_port: 0,
-        };
-        nodes.push(NodeProcess::spawn(spec).await.unwrap());
-        keys.push(key);
-    }
+    let net = Net::start("pay", 2, NetOptions { escrow: true, min_challenge: 60, ..Default::default() }).await;
+    let (chain, nodes, keys, escrow) = (&net.chain, &net.nodes, &net.keys, net.escrow.unwrap());
     let client = chain.client(&keys[0]).await;
     let wallet_before: Vec<U256> =
         futures_join(nodes.iter().map(|n| client.balance(n.address))).await.into_iter().map(Result::unwrap).collect();
@@ -146,8 +117,7 @@ async fn deposits_500_payments_close_and_withdrawals_conserve_every_wei() {
     // A second withdrawal has nothing to send.
     let err = nodes[0].api.post("/v1/pay/withdraw", json!({})).await.unwrap_err();
     assert!(err.to_string().contains("NothingToWithdraw"), "{err}");
-    drop(nodes);
-    chain.stop().await;
+    net.stop().await;
 }
 
 async fn futures_join<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {

@@ -188,6 +188,17 @@ pub enum ChannelCommand {
     },
 }
 
+/// `--with ADDRESS=URL` values: the other participants and their peer URLs.
+pub fn parse_with(with: &[String]) -> Result<Vec<(Address, String)>> {
+    with.iter()
+        .map(|w| {
+            let (addr, url) = w.split_once('=').with_context(|| format!("--with {w}: expected ADDRESS=URL"))?;
+            let addr: Address = addr.parse().with_context(|| format!("--with {w}: {addr} is not an address"))?;
+            Ok((addr, url.to_string()))
+        })
+        .collect()
+}
+
 fn phase_name(p: u8) -> &'static str {
     match p {
         phase::NONE => "none",
@@ -289,9 +300,7 @@ pub async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
             let info = client.info().await?;
             let mut participants = vec![info["address"].clone()];
             let mut peers = vec![info["peerUrl"].clone()];
-            for w in &with {
-                let (addr, url) = w.split_once('=').with_context(|| format!("--with {w}: expected ADDRESS=URL"))?;
-                let addr: Address = addr.parse().with_context(|| format!("--with {w}: {addr} is not an address"))?;
+            for (addr, url) in parse_with(&with)? {
                 participants.push(json!(addr));
                 peers.push(json!(url));
             }

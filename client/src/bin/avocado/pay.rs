@@ -2,12 +2,12 @@
 
 use alloy_primitives::utils::{format_ether, parse_units};
 use alloy_primitives::{Address, B256, U256};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use avocado_client::pay::PaymentView;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::channel::NodeRef;
+use crate::channel::{parse_with, NodeRef};
 use crate::parse_duration;
 
 /// Parses `1.5eth`, `2ether`, `100gwei`, `42wei` or `42` (wei).
@@ -102,13 +102,7 @@ fn show(v: &Value, json: bool, text: impl FnOnce(&Value) -> String) {
 pub async fn run(cmd: PayCommand, json: bool) -> Result<()> {
     match cmd {
         PayCommand::Open { node, with, deposit, challenge, nonce } => {
-            let mut participants = Vec::new();
-            let mut peers = Vec::new();
-            for w in &with {
-                let (addr, url) = w.split_once('=').with_context(|| format!("--with {w}: expected ADDRESS=URL"))?;
-                participants.push(addr.parse::<Address>().with_context(|| format!("--with {w}: not an address"))?);
-                peers.push(url.to_string());
-            }
+            let (participants, peers): (Vec<Address>, Vec<String>) = parse_with(&with)?.into_iter().unzip();
             let body = json!({ "participants": participants, "peers": peers, "challengeDuration": challenge.as_secs(),
                 "nonce": nonce, "deposit": deposit });
             let v = node.client()?.post("/v1/pay", body).await?;
