@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::TxReceipt;
 use crate::message::Terms;
-use crate::node::app::Body;
+use crate::node::app::{channel_id, Body};
 use crate::node::{Node, NodeError, Outcome};
 
 /// Reads a `uint256` answer.
@@ -278,10 +278,6 @@ fn err(e: NodeError) -> Response {
     crate::node::peer::error_response(&e)
 }
 
-fn channel_id(s: &str) -> Result<B256, Response> {
-    s.parse().map_err(|_| err(NodeError::BadRequest(format!("{s} is not a channel id (32 bytes of hex)"))))
-}
-
 /// The payment routes of the app API.
 pub fn routes() -> Router<Arc<Node>> {
     Router::new()
@@ -326,7 +322,7 @@ async fn deposit(
     Path(id): Path<String>,
     Body(req): Body<AmountRequest>,
 ) -> Result<Response, Response> {
-    let id = channel_id(&id)?;
+    let id = channel_id(&id).map_err(err)?;
     let (receipt, version) = node.pay_deposit(id, req.amount, wait()).await.map_err(err)?;
     Ok(Json(serde_json::json!({ "channelId": id, "deposit": receipt, "version": version })).into_response())
 }
@@ -336,18 +332,18 @@ async fn send(
     Path(id): Path<String>,
     Body(req): Body<AmountRequest>,
 ) -> Result<Response, Response> {
-    let id = channel_id(&id)?;
+    let id = channel_id(&id).map_err(err)?;
     let version = node.pay_send(id, req.amount, req.to, wait()).await.map_err(err)?;
     Ok(Json(serde_json::json!({ "channelId": id, "version": version })).into_response())
 }
 
 async fn view(AxState(node): AxState<Arc<Node>>, Path(id): Path<String>) -> Result<Response, Response> {
-    let id = channel_id(&id)?;
+    let id = channel_id(&id).map_err(err)?;
     Ok(Json(node.pay_view(id).await.map_err(err)?).into_response())
 }
 
 async fn close(AxState(node): AxState<Arc<Node>>, Path(id): Path<String>) -> Result<Response, Response> {
-    let id = channel_id(&id)?;
+    let id = channel_id(&id).map_err(err)?;
     let (concluded, settled) = node.pay_close(id, wait()).await.map_err(err)?;
     Ok(Json(serde_json::json!({ "channelId": id, "conclude": concluded, "settle": settled })).into_response())
 }

@@ -62,7 +62,7 @@ fn rejection_text(e: &JsonRejection) -> String {
     format!("malformed request: {}", e.body_text())
 }
 
-fn channel_id(s: &str) -> Result<B256, NodeError> {
+pub(crate) fn channel_id(s: &str) -> Result<B256, NodeError> {
     s.parse().map_err(|_| NodeError::BadRequest(format!("{s} is not a channel id (32 bytes of hex)")))
 }
 
