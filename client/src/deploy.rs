@@ -4,7 +4,7 @@
 //! Arbitrum Sepolia alike.
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
-use alloy_primitives::{Address, Bytes, U256};
+use alloy_primitives::{keccak256, Address, Bytes, U256};
 use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
@@ -25,7 +25,7 @@ pub struct Deployed {
     pub code_bytes: usize,
     /// Gas of the creation transaction.
     pub deploy_gas: u64,
-    /// Gas of the activation transaction.
+    /// Gas of the activation transaction (0 when this code was active already).
     pub activate_gas: u64,
     /// Data fee paid for activation (wei).
     pub data_fee: U256,
@@ -53,6 +53,23 @@ pub async fn deploy_program(rpc_url: &str, signer: PrivateKeySigner, code: &[u8]
         (true, Some(a)) => a,
         _ => bail!("the deployment transaction {} failed", receipt.transaction_hash),
     };
+    // Activation is per code hash: the same program deployed before is active already.
+    let codehash = keccak256(code);
+    let known = TransactionRequest::default()
+        .with_to(ARB_WASM)
+        .with_input(ArbWasm::codehashVersionCall { codehash }.abi_encode());
+    if let Ok(out) = provider.call(known).await {
+        if let Ok(version) = ArbWasm::codehashVersionCall::abi_decode_returns(&out) {
+            return Ok(Deployed {
+                address,
+                code_bytes: code.len(),
+                deploy_gas: receipt.gas_used,
+                activate_gas: 0,
+                data_fee: U256::ZERO,
+                stylus_version: version,
+            });
+        }
+    }
     // Ask for the data fee with a generous value, then pay it with a margin (the rest is refunded).
     let balance = provider.get_balance(from).await?;
     let call = ArbWasm::activateProgramCall { program: address }.abi_encode();

@@ -24,6 +24,10 @@ use avocado_devnet::chain::ChainConfig;
 use avocado_devnet::rpc::DevnetHandle;
 use serde_json::json;
 
+/// Transactions from the funding key, one at a time across the tests of one binary (they share
+/// its nonce on an external chain).
+static FUNDER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The `avocado` executable built beside this test.
 pub fn avocado_exe() -> PathBuf {
     let exe = std::env::current_exe().expect("the test's path");
@@ -68,7 +72,10 @@ impl TestChain {
                 (handle.url(), Some(handle), funder)
             }
         };
-        let deployed = avocado_client::deploy::deploy_program(&rpc, funder.clone(), code).await.expect("judge deploys");
+        let deployed = {
+            let _one_at_a_time = FUNDER.lock().await;
+            avocado_client::deploy::deploy_program(&rpc, funder.clone(), code).await.expect("judge deploys")
+        };
         let provider = ProviderBuilder::new().connect_http(rpc.parse().unwrap());
         let chain_id = provider.get_chain_id().await.unwrap();
         Self { rpc, judge: deployed.address, chain_id, devnet, funder }
@@ -79,6 +86,7 @@ impl TestChain {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/{name}/{name}.bin"));
         let code = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("{}: {e}. Build the contracts: scripts/build-contracts.sh", path.display()));
+        let _one_at_a_time = FUNDER.lock().await;
         avocado_client::deploy::deploy_program(&self.rpc, self.funder.clone(), &code).await.expect("deploys").address
     }
 
@@ -102,6 +110,7 @@ impl TestChain {
             .connect_http(self.rpc.parse().unwrap());
         let tx =
             TransactionRequest::default().with_to(key.address()).with_value(U256::from(10u64).pow(U256::from(18u64)));
+        let _one_at_a_time = FUNDER.lock().await;
         let r = provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
         assert!(r.status());
         key
