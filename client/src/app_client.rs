@@ -183,7 +183,17 @@ impl AppClient {
     }
 
     /// Follows the event stream, calling `on_event` for each event until it returns `false`.
-    pub async fn follow_events(&self, mut on_event: impl FnMut(Event) -> bool) -> Result<(), ApiError> {
+    pub async fn follow_events(&self, on_event: impl FnMut(Event) -> bool) -> Result<(), ApiError> {
+        self.follow_events_from(|| {}, on_event).await
+    }
+
+    /// Like [`AppClient::follow_events`], calling `subscribed` once the node has subscribed this
+    /// stream: every event from then on is delivered.
+    pub async fn follow_events_from(
+        &self,
+        subscribed: impl FnOnce(),
+        mut on_event: impl FnMut(Event) -> bool,
+    ) -> Result<(), ApiError> {
         let resp = self
             .http
             .get(format!("{}/v1/events", self.url))
@@ -195,6 +205,7 @@ impl AppClient {
             let status = resp.status().as_u16();
             return Err(ApiError::Status { status, message: resp.text().await.unwrap_or_default() });
         }
+        subscribed();
         let mut stream = resp.bytes_stream();
         let mut buf = String::new();
         while let Some(chunk) = stream.next().await {

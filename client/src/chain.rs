@@ -40,8 +40,8 @@ pub struct TxReceipt {
     pub gas_used: u64,
     /// Block it was mined in.
     pub block: u64,
-    /// Price paid per gas (wei).
-    pub gas_price: u128,
+    /// Price paid per gas (wei; u64 holds 18 ETH a gas, and JSON events carry it as a number).
+    pub gas_price: u64,
 }
 
 impl TxReceipt {
@@ -234,7 +234,7 @@ impl AlloyChain {
                     tx: hash,
                     gas_used: r.gas_used,
                     block: r.block_number.unwrap_or_default(),
-                    gas_price: r.effective_gas_price,
+                    gas_price: u64::try_from(r.effective_gas_price).unwrap_or(u64::MAX),
                 });
             }
             tokio::time::sleep(wait).await;

@@ -1250,3 +1250,38 @@ impl Node {
         short(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The event stream's JSON reads back as the event it was (an event that does not would be
+    /// silently dropped by clients).
+    #[test]
+    fn every_event_round_trips_through_json() {
+        let id = B256::repeat_byte(7);
+        let receipt = TxReceipt { tx: B256::repeat_byte(1), gas_used: 101_428, block: 9, gas_price: 100_000_001 };
+        let events = vec![
+            Event::ChannelProposed { channel_id: id, by: Address::repeat_byte(2) },
+            Event::ChannelOpened { channel_id: id },
+            Event::ChannelRejected { channel_id: id, by: Address::repeat_byte(2), reason: "no".into() },
+            Event::UpdateProposed {
+                channel_id: id,
+                version: 3,
+                by: Address::ZERO,
+                data: Bytes::from(vec![1]),
+                is_final: false,
+            },
+            Event::UpdateSigned { channel_id: id, version: 3, data: Bytes::new(), is_final: true },
+            Event::UpdateRejected { channel_id: id, version: 3, reason: "why".into() },
+            Event::Chain { channel_id: id, what: "challengeStarted".into(), version: 2, finalizes_at: 99, block: 4 },
+            Event::Answered { channel_id: id, stale_version: 2, version: 5, receipt },
+            Event::ChannelFinal { channel_id: id, version: 5 },
+            Event::WatchError { message: "rpc down".into() },
+        ];
+        for e in events {
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e, "{json}");
+        }
+    }
+}

@@ -249,27 +249,38 @@ async fn story(
         eth(best.1),
         eth(final_balances[2])
     );
+    // Follow every node's events from before the challenge (each stream subscribed first).
     let mut watchers = Vec::new();
+    let mut ready = Vec::new();
     for (name, a) in NAMES.iter().zip(&api) {
         let (a, name) = ((*a).clone(), *name);
+        let (subscribed, is_subscribed) = tokio::sync::oneshot::channel();
+        ready.push(is_subscribed);
         watchers.push(tokio::spawn(async move {
             let mut answer = None;
             let _ = tokio::time::timeout(
                 Duration::from_secs(60),
-                a.follow_events(|e| match e {
-                    Event::Answered { stale_version, version, receipt, .. } => {
-                        answer = Some((name, stale_version, version, receipt));
-                        false
-                    }
-                    Event::Chain { ref what, .. } if what == "checkpointed" => false,
-                    _ => true,
-                }),
+                a.follow_events_from(
+                    || {
+                        let _ = subscribed.send(());
+                    },
+                    |e| match e {
+                        Event::Answered { stale_version, version, receipt, .. } => {
+                            answer = Some((name, stale_version, version, receipt));
+                            false
+                        }
+                        Event::Chain { ref what, .. } if what == "checkpointed" => false,
+                        _ => true,
+                    },
+                ),
             )
             .await;
             answer
         }));
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    for r in ready {
+        let _ = r.await;
+    }
     let view = api[2].channel(id).await?;
     let params: ChannelParams = (&view.record.terms).into();
     let domain = Domain::new(CHAIN_ID, judge);
