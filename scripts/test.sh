@@ -21,7 +21,7 @@ failed_cmds=0
 
 # End-to-end tests start `avocado node` processes: the binary must exist before they run.
 run cargo build --locked -p avocado-client --bin avocado
-run cargo test --workspace --locked
+run cargo test --workspace --locked --no-fail-fast
 # The exported-ABI check needs the SDK's export feature, which must never reach the WASM build.
 run cargo test --locked -p avocado-judge --features export-abi --test abi
 run cargo test --locked -p avocado-escrow --features export-abi --test abi
