@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 use avocado_client::process::{NodeProcess, NodeSpec};
 use avocado_tests::nodes::{avocado_exe, Folder};
 use serde_json::Value;
@@ -45,9 +45,21 @@ async fn a_channel_from_the_command_line() {
 
     let dev_key = avocado_devnet::cli::DEV_KEY;
     let judge = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/judge/judge.bin");
-    let deployed =
-        avocado(&["deploy", "--rpc-url", &rpc, "--private-key", dev_key, "--judge-code", judge.to_str().unwrap()]);
+    let escrow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/escrow/escrow.bin");
+    let deployed = avocado(&[
+        "deploy",
+        "--rpc-url",
+        &rpc,
+        "--private-key",
+        dev_key,
+        "--judge-code",
+        judge.to_str().unwrap(),
+        "--with-escrow",
+        "--escrow-code",
+        escrow.to_str().unwrap(),
+    ]);
     let judge: Address = deployed["address"].as_str().unwrap().parse().unwrap();
+    let escrow: Address = deployed["escrow"]["address"].as_str().unwrap().parse().unwrap();
     assert_eq!(deployed["stylusVersion"], 2);
 
     // Two nodes; the second key is anvil's first mnemonic account, funded by the devnet.
@@ -67,6 +79,8 @@ async fn a_channel_from_the_command_line() {
                 "60s".into(),
                 "--watch-every".into(),
                 "100ms".into(),
+                "--escrow".into(),
+                escrow.to_string(),
             ],
             peer_port: 0,
             app_port: 0,
@@ -112,4 +126,27 @@ async fn a_channel_from_the_command_line() {
     let shown = avocado(&["channel", "show", "--data-dir", &dir(1), &id]);
     assert_eq!(shown["chain"]["phase"], 3, "{shown}");
     assert_eq!(shown["latest"]["state"]["isFinal"], true);
+
+    // A payment channel with `avocado pay`.
+    let opened =
+        avocado(&["pay", "open", "--data-dir", &dir(0), "--with", &with, "--deposit", "1eth", "--challenge", "2m"]);
+    let pay = opened["channelId"].as_str().unwrap().to_string();
+    assert_eq!(opened["version"], 1, "the deposit is counted in v1: {opened}");
+    avocado(&["pay", "deposit", "--data-dir", &dir(1), &pay, "0.5eth"]);
+    avocado(&["pay", "send", "--data-dir", &dir(0), &pay, "0.25eth"]);
+    avocado(&["pay", "send", "--data-dir", &dir(1), &pay, "100gwei"]);
+    let balance = avocado(&["pay", "balance", "--data-dir", &dir(1), &pay]);
+    let milli = |m: u64| U256::from(m) * U256::from(10u64).pow(U256::from(15u64));
+    let gwei = U256::from(100u64) * U256::from(10u64).pow(U256::from(9u64));
+    let balances: Vec<U256> = serde_json::from_value(balance["balances"].clone()).unwrap();
+    assert_eq!(balances, vec![milli(750) + gwei, milli(750) - gwei], "{balance}");
+    let out = Command::new(avocado_exe()).args(["pay", "send", "--data-dir", &dir(0), &pay, "5eth"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("you hold"), "{}", String::from_utf8_lossy(&out.stderr));
+    let closed = avocado(&["pay", "close", "--data-dir", &dir(1), &pay]);
+    assert!(closed["settle"]["gasUsed"].as_u64().unwrap() > 21_000, "{closed}");
+    for (i, want) in [milli(750) + gwei, milli(750) - gwei].into_iter().enumerate() {
+        let w = avocado(&["pay", "withdraw", "--data-dir", &dir(i)]);
+        assert_eq!(serde_json::from_value::<U256>(w["amount"].clone()).unwrap(), want);
+    }
 }

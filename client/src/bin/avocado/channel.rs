@@ -37,6 +37,15 @@ impl NodeRef {
     }
 }
 
+/// A channel of a node.
+#[derive(Args, Clone, Debug)]
+pub struct ChannelRef {
+    #[command(flatten)]
+    pub node: NodeRef,
+    /// Channel id.
+    pub id: B256,
+}
+
 /// State data given on the command line.
 #[derive(Args, Clone, Debug, Default)]
 pub struct DataArgs {
@@ -84,16 +93,12 @@ pub enum ChannelCommand {
     /// Accept a channel another participant proposed.
     Accept {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Decline a channel another participant proposed.
     Reject {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         /// Why.
         #[arg(long)]
         reason: Option<String>,
@@ -106,16 +111,12 @@ pub enum ChannelCommand {
     /// Show a channel and its latest fully signed state.
     Show {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Propose the next state.
     Update {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         #[command(flatten)]
         data: DataArgs,
         /// Mark the state final (closes the channel once concluded).
@@ -128,18 +129,14 @@ pub enum ChannelCommand {
     /// Sign an update another participant proposed.
     AcceptUpdate {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         /// Version.
         version: u64,
     },
     /// Decline an update another participant proposed.
     RejectUpdate {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         /// Version.
         version: u64,
         /// Why.
@@ -149,23 +146,17 @@ pub enum ChannelCommand {
     /// Post the latest fully signed state on chain.
     Checkpoint {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Start a dispute with the latest fully signed state (unilateral close).
     Challenge {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Close cooperatively: everyone signs a final state, then it is concluded on chain.
     Close {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         #[command(flatten)]
         data: DataArgs,
         /// How long to wait for the final state's signatures.
@@ -175,16 +166,12 @@ pub enum ChannelCommand {
     /// The judge's status of a channel, read now.
     Status {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Follow a channel's events until it is final, with the time left of any dispute.
     Watch {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
 }
 
@@ -311,11 +298,11 @@ pub async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
             });
             print_proposed(&client.propose_channel(request).await?, json);
         }
-        ChannelCommand::Accept { node, id } => {
+        ChannelCommand::Accept { at: ChannelRef { node, id } } => {
             let v = node.client()?.post(&format!("/v1/channels/{id}/accept"), json!({})).await?;
             print_value(&v, json, |_| format!("accepted channel {id}"));
         }
-        ChannelCommand::Reject { node, id, reason } => {
+        ChannelCommand::Reject { at: ChannelRef { node, id }, reason } => {
             let v = node.client()?.post(&format!("/v1/channels/{id}/reject"), json!({ "reason": reason })).await?;
             print_value(&v, json, |_| format!("rejected channel {id}"));
         }
@@ -338,7 +325,7 @@ pub async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
                 }
             }
         }
-        ChannelCommand::Show { node, id } => {
+        ChannelCommand::Show { at: ChannelRef { node, id } } => {
             let v = node.client()?.channel(id).await?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
@@ -346,33 +333,33 @@ pub async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
                 print_view(&v);
             }
         }
-        ChannelCommand::Update { node, id, data, is_final, wait } => {
+        ChannelCommand::Update { at: ChannelRef { node, id }, data, is_final, wait } => {
             let Some(bytes) = data.bytes() else { bail!("give the new state with --data HEX or --text TEXT") };
             print_proposed(&node.client()?.update(id, bytes, is_final, wait).await?, json);
         }
-        ChannelCommand::AcceptUpdate { node, id, version } => {
+        ChannelCommand::AcceptUpdate { at: ChannelRef { node, id }, version } => {
             let v = node.client()?.post(&format!("/v1/channels/{id}/updates/{version}/accept"), json!({})).await?;
             print_value(&v, json, |_| format!("signed v{version} of {id}"));
         }
-        ChannelCommand::RejectUpdate { node, id, version, reason } => {
+        ChannelCommand::RejectUpdate { at: ChannelRef { node, id }, version, reason } => {
             let path = format!("/v1/channels/{id}/updates/{version}/reject");
             let v = node.client()?.post(&path, json!({ "reason": reason })).await?;
             print_value(&v, json, |_| format!("rejected v{version} of {id}"));
         }
-        ChannelCommand::Checkpoint { node, id } => {
+        ChannelCommand::Checkpoint { at: ChannelRef { node, id } } => {
             let v = node.client()?.post(&format!("/v1/channels/{id}/checkpoint"), json!({})).await?;
             print_value(&v, json, receipt_text);
         }
-        ChannelCommand::Challenge { node, id } => {
+        ChannelCommand::Challenge { at: ChannelRef { node, id } } => {
             let v = node.client()?.post(&format!("/v1/channels/{id}/challenge"), json!({})).await?;
             print_value(&v, json, receipt_text);
         }
-        ChannelCommand::Close { node, id, data, wait } => {
+        ChannelCommand::Close { at: ChannelRef { node, id }, data, wait } => {
             let body = json!({ "data": data.bytes(), "wait": wait.as_secs_f64() });
             let v = node.client()?.post(&format!("/v1/channels/{id}/close"), body).await?;
             print_value(&v, json, receipt_text);
         }
-        ChannelCommand::Status { node, id } => {
+        ChannelCommand::Status { at: ChannelRef { node, id } } => {
             let v: Value = node.client()?.get(&format!("/v1/channels/{id}/status")).await?;
             print_value(&v, json, |v| {
                 let s = &v["status"];
@@ -385,7 +372,7 @@ pub async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
                 line
             });
         }
-        ChannelCommand::Watch { node, id } => watch(node.client()?, id, json).await?,
+        ChannelCommand::Watch { at: ChannelRef { node, id } } => watch(node.client()?, id, json).await?,
     }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! `avocado pay …`: payment channels through a running node (started with `--escrow`).
 
 use alloy_primitives::utils::{format_ether, parse_units};
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, U256};
 use anyhow::Result;
 use avocado_client::pay::PaymentView;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::channel::{parse_with, NodeRef};
+use crate::channel::{parse_with, ChannelRef, NodeRef};
 use crate::parse_duration;
 
 /// Parses `1.5eth`, `2ether`, `100gwei`, `42wei` or `42` (wei).
@@ -46,9 +46,7 @@ pub enum PayCommand {
     /// Deposit more into a channel.
     Deposit {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         /// Amount (e.g. 0.5eth).
         #[arg(value_parser = parse_amount)]
         amount: U256,
@@ -56,9 +54,7 @@ pub enum PayCommand {
     /// Pay another participant.
     Send {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
         /// Amount (e.g. 0.01eth).
         #[arg(value_parser = parse_amount)]
         amount: U256,
@@ -69,16 +65,12 @@ pub enum PayCommand {
     /// Balances off chain and deposits on chain.
     Balance {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Close cooperatively and have the escrow pay out the final balances.
     Close {
         #[command(flatten)]
-        node: NodeRef,
-        /// Channel id.
-        id: B256,
+        at: ChannelRef,
     },
     /// Withdraw what the escrow owes this node's account.
     Withdraw {
@@ -123,17 +115,17 @@ pub async fn run(cmd: PayCommand, json: bool) -> Result<()> {
                 s
             });
         }
-        PayCommand::Deposit { node, id, amount } => {
+        PayCommand::Deposit { at: ChannelRef { node, id }, amount } => {
             let v = node.client()?.post(&format!("/v1/pay/{id}/deposit"), json!({ "amount": amount })).await?;
             show(&v, json, |v| {
                 format!("deposited {} ({} gas), counted in v{}", eth(&amount), v["deposit"]["gasUsed"], v["version"])
             });
         }
-        PayCommand::Send { node, id, amount, to } => {
+        PayCommand::Send { at: ChannelRef { node, id }, amount, to } => {
             let v = node.client()?.post(&format!("/v1/pay/{id}/send"), json!({ "amount": amount, "to": to })).await?;
             show(&v, json, |v| format!("paid {}: v{} fully signed", eth(&amount), v["version"]));
         }
-        PayCommand::Balance { node, id } => {
+        PayCommand::Balance { at: ChannelRef { node, id } } => {
             let v: PaymentView = node.client()?.get(&format!("/v1/pay/{id}")).await?;
             if json {
                 println!("{}", serde_json::to_string(&v)?);
@@ -151,7 +143,7 @@ pub async fn run(cmd: PayCommand, json: bool) -> Result<()> {
                 }
             }
         }
-        PayCommand::Close { node, id } => {
+        PayCommand::Close { at: ChannelRef { node, id } } => {
             let v = node.client()?.post(&format!("/v1/pay/{id}/close"), json!({})).await?;
             show(&v, json, |v| {
                 format!(
