@@ -214,11 +214,6 @@ impl AlloyChain {
         })
     }
 
-    /// The account that pays for this node's transactions.
-    pub fn from(&self) -> Address {
-        self.from
-    }
-
     async fn send_inner(&self, to: Address, calldata: Vec<u8>, value: U256) -> Result<TxReceipt, ChainError> {
         let _one_at_a_time = self.sending.lock().await;
         let tx = TransactionRequest::default().with_from(self.from).with_to(to).with_input(calldata).with_value(value);

@@ -184,22 +184,6 @@ pub enum Message {
     },
 }
 
-impl Message {
-    /// The channel this message is about, when it names one (a proposal names it by its terms).
-    pub fn channel_id(&self) -> Option<B256> {
-        match self {
-            Self::ProposeChannel { .. } => None,
-            Self::AcceptChannel { channel_id, .. }
-            | Self::RejectChannel { channel_id, .. }
-            | Self::AcceptUpdate { channel_id, .. }
-            | Self::RejectUpdate { channel_id, .. }
-            | Self::Sync { channel_id } => Some(*channel_id),
-            Self::ProposeUpdate { state, .. } => Some(state.channel_id),
-            Self::Signed { signed } => Some(signed.state.channel_id),
-        }
-    }
-}
-
 /// The digest a node signs to send `body` under `domain`.
 pub fn message_digest(domain: &Domain, body: &[u8]) -> B256 {
     let mut buf = Vec::with_capacity(20 + 64);

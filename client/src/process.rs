@@ -120,11 +120,6 @@ impl NodeProcess {
     pub fn data_dir(&self) -> &Path {
         &self.spec.data_dir
     }
-
-    /// Whether the process is running.
-    pub fn is_running(&self) -> bool {
-        self.child.is_some()
-    }
 }
 
 impl Drop for NodeProcess {

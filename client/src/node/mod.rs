@@ -258,10 +258,6 @@ fn index_of(terms: &Terms, who: Address) -> Option<usize> {
     terms.participants.iter().position(|p| *p == who)
 }
 
-fn short(id: &B256) -> String {
-    format!("{}…", &id.to_string()[..10])
-}
-
 impl Node {
     /// A node over `store`, talking to `chain` when one is given.
     pub fn new(config: NodeConfig, store: Arc<dyn Store>, chain: Option<Arc<dyn ChainClient>>) -> Arc<Self> {
@@ -533,13 +529,14 @@ impl Node {
         Ok(Reply::Pending)
     }
 
-    /// The checks every update proposal passes before this node signs it; returns the state.
+    /// The checks every update proposal passes before this node signs it, `latest` being the
+    /// latest fully signed version (held, or the proposal's base about to be kept).
     fn check_update(
         &self,
         record: &ChannelRecord,
         proposer: usize,
         state: &State,
-        base: Option<u64>,
+        latest: u64,
     ) -> Result<(), NodeError> {
         if record.status != ChannelStatus::Open {
             return Err(NodeError::Conflict(format!("channel {} is {:?}, not open", record.id, record.status)));
@@ -551,8 +548,6 @@ impl Node {
                 limits::MAX_DATA_LEN
             )));
         }
-        let held = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
-        let latest = base.map_or(held, |b| b.max(held));
         if state.version <= latest {
             return Err(NodeError::Conflict(format!(
                 "version {} is not above the latest fully signed version {latest}",
@@ -595,13 +590,14 @@ impl Node {
         let mut book = self.book.lock().await;
         // The record as of now, under the lock.
         let record = self.record(record.id)?;
-        if let Some(held) = self.store.latest(record.id)? {
-            if state.version <= held.state.version {
-                return Err(NodeError::Conflict(format!(
-                    "version {} is not above the latest fully signed version {}",
-                    state.version, held.state.version
-                )));
-            }
+        // The latest fully signed state held, read once for every check below.
+        let held_state = self.store.latest(record.id)?;
+        let held = held_state.as_ref().map(|s| s.state.version);
+        if let Some(h) = held.filter(|h| state.version <= *h) {
+            return Err(NodeError::Conflict(format!(
+                "version {} is not above the latest fully signed version {h}",
+                state.version
+            )));
         }
         // A retried delivery of a proposal already signed gets the same signature back.
         if let Some(d) = self.store.signed_digest(record.id, state.version)? {
@@ -612,10 +608,8 @@ impl Node {
         }
         // Catch up from the base when it is newer than what this node holds (kept below, in the
         // same commit as this node's signature).
-        let held = self.store.latest(record.id)?.map(|s| s.state.version);
-        if held == Some(base.state.version) {
-            let ours = self.store.signed_state(record.id, base.state.version)?.map(|s| s.state);
-            if ours.as_ref() != Some(&base.state) {
+        if let Some(ours) = held_state.as_ref().filter(|h| h.state.version == base.state.version) {
+            if ours.state != base.state {
                 return Err(NodeError::Conflict(format!(
                     "the proposal builds on a version {} other than the one fully signed here",
                     base.state.version
@@ -667,7 +661,7 @@ impl Node {
             }
         }
         let base_version = fresh.as_ref().map(|b| b.state.version);
-        self.check_update(&record, proposer, &state, base_version)?;
+        self.check_update(&record, proposer, &state, base_version.or(held).unwrap_or(0))?;
         if let Some(inc) = &record.incoming {
             if State::from(&inc.state) == state {
                 return Ok(Reply::Pending);
@@ -980,10 +974,12 @@ impl Node {
     ) -> Result<Outcome, NodeError> {
         let record = self.record(id)?;
         self.catch_up(&record).await?;
-        if let Some(latest) = self.store.latest(id)? {
-            let next =
-                State { channelId: id, version: latest.state.version + 1, data: data.clone(), isFinal: is_final };
-            self.check_payment(&record.terms, Some(&latest.state), &next, record.me).await?;
+        if self.is_payment(&record.terms) {
+            if let Some(latest) = self.store.latest(id)? {
+                let next =
+                    State { channelId: id, version: latest.state.version + 1, data: data.clone(), isFinal: is_final };
+                self.check_payment(&record.terms, Some(&latest.state), &next, record.me).await?;
+            }
         }
         if data.len() > limits::MAX_DATA_LEN {
             return Err(NodeError::Invalid(format!(
@@ -1071,7 +1067,8 @@ impl Node {
         let message = if accept {
             let mut check = record.clone();
             check.incoming = None;
-            self.check_update(&check, inc.from, &state, None)?;
+            let latest = self.store.latest(id)?.map_or(0, |s| s.state.version);
+            self.check_update(&check, inc.from, &state, latest)?;
             let sig = self.sign(id, &state)?;
             Message::AcceptUpdate { channel_id: id, version, signature: sig.to_bytes().to_vec().into() }
         } else {
@@ -1243,11 +1240,6 @@ impl Node {
         f(&mut record);
         self.store.put_channel(&record)?;
         Ok(())
-    }
-
-    /// Channels' short display name.
-    pub fn short_id(id: &B256) -> String {
-        short(id)
     }
 }
 
