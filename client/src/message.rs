@@ -6,7 +6,8 @@
 //! recovers the sender from it, so a body forged, altered, or replayed against another chain or
 //! judge deployment names the wrong sender and is refused. Replaying a message to the node it was
 //! meant for changes nothing: every message is idempotent (a state already held, a signature
-//! already given, a proposal already known).
+//! already given, a proposal already known), and a rejection names the digest of the state it
+//! rejects, so it cannot abort another proposal that happens to carry the same version.
 
 use alloy_primitives::{keccak256, Address, Bytes, B256};
 use avocado_codec::{signer, ChannelParams, Domain, Signature, State};
@@ -139,6 +140,9 @@ pub enum Message {
     RejectChannel {
         /// The channel.
         channel_id: B256,
+        /// The EIP-712 digest of the version 0 declined: a rejection names exactly what it
+        /// rejects, so replaying it against another proposal changes nothing.
+        digest: B256,
         /// Why, for the proposer's user.
         reason: String,
     },
@@ -167,6 +171,9 @@ pub enum Message {
         channel_id: B256,
         /// The version declined.
         version: u64,
+        /// The EIP-712 digest of the state declined: a rejection names exactly what it rejects,
+        /// so replaying it against a later proposal with the same version changes nothing.
+        digest: B256,
         /// Why.
         reason: String,
     },

@@ -1,24 +1,29 @@
-//! Payment channels on the generic node: ETH held by the escrow contract, balances in the
-//! channel's state (`abi.encode(uint256[])`, one per participant).
+//! Payment channels on the generic node: ETH held by the escrow contract, one `(balance,
+//! counted)` account per participant in the channel's state (`avocado_codec::payment`).
 //!
 //! A channel is a payment channel when its `executive` is the escrow this node was started with
 //! (`--escrow`). For those, the node signs — its own proposals and anyone else's — only states
-//! that follow the payment rules:
-//! - the data is one balance per participant;
-//! - nobody but the proposer loses anything (a participant pays only from its own balance);
-//! - the balances never add up to more than the escrow holds for the channel (read on chain
-//!   whenever a state adds up to more than the one it builds on, i.e. a deposit is counted).
+//! that keep the payment invariant (see `avocado_codec::payment` and the escrow's README): an
+//! honest participant can always obtain on chain at least its balance in the latest state it
+//! accepted plus every deposit of its own that no state it accepted counted. The rules:
+//! - the data is one account per participant, and the balances add up to the counts;
+//! - no count goes down, and a raised count is backed by that participant's deposits as the
+//!   escrow shows them on chain (read before signing);
+//! - a count raises only its own participant's balance, and nobody but the proposer loses
+//!   anything (a participant pays only from its own balance).
 //!
-//! Opening deposits nothing until the channel exists: version 0 holds zero balances, then each
-//! deposit is counted by an update. A channel that is never agreed holds no one's money.
+//! Opening deposits nothing until the channel exists: version 0 holds empty accounts, then each
+//! deposit is counted by an update. A deposit the others refuse to count stays its depositor's:
+//! the escrow pays it back at settlement. Deposits are made only while no dispute runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_sol_types::SolCall;
-use avocado_codec::payment::{decode_balances, encode_balances, IAvocadoEscrow as E};
-use avocado_codec::State;
+use avocado_codec::payment::{check_transition, decode_accounts, empty_accounts, encode_accounts, Account};
+use avocado_codec::payment::IAvocadoEscrow as E;
+use avocado_codec::{phase, State};
 use axum::{
     extract::{Path, State as AxState},
     response::{IntoResponse, Response},
@@ -53,11 +58,11 @@ impl Node {
         self.escrow_address().is_some_and(|e| terms.executive == e)
     }
 
-    /// What the escrow holds for `id`.
-    async fn deposits(&self, id: B256) -> Result<U256, NodeError> {
+    /// What `who` deposited in the escrow for `id`, as the chain shows it now.
+    async fn deposited(&self, id: B256, who: Address) -> Result<U256, NodeError> {
         let escrow = self.escrow()?;
-        let out = self.chain_client()?.read(escrow, E::totalDepositsCall { channelId: id }.abi_encode()).await?;
-        Ok(u256(&out))
+        let call = E::depositedCall { channelId: id, participant: who };
+        Ok(u256(&self.chain_client()?.read(escrow, call.abi_encode()).await?))
     }
 
     /// The payment rules (see the module docs) for `new`, proposed by participant `proposer` on
@@ -73,40 +78,29 @@ impl Node {
             return Ok(());
         }
         let n = terms.participants.len();
-        let new_b = decode_balances(&new.data, n)
-            .ok_or_else(|| NodeError::Invalid(format!("a payment state holds {n} balances (abi.encode(uint256[]))")))?;
-        let old_b = match old {
-            Some(s) => decode_balances(&s.data, n).unwrap_or_else(|| vec![U256::ZERO; n]),
-            None => vec![U256::ZERO; n],
+        let malformed = || NodeError::Invalid(format!("a payment state holds {n} (balance, counted) accounts"));
+        let new_a = decode_accounts(&new.data, n).ok_or_else(malformed)?;
+        let old_a = match old {
+            Some(s) => decode_accounts(&s.data, n).ok_or_else(malformed)?,
+            None => vec![Account::default(); n],
         };
-        for (i, (was, now)) in old_b.iter().zip(&new_b).enumerate() {
-            if i != proposer && now < was {
-                return Err(NodeError::Invalid(format!(
-                    "the state takes {} wei from participant {i}; only the proposer may pay",
-                    was - now
-                )));
-            }
-        }
-        let sum = new_b.iter().try_fold(U256::ZERO, |a, b| a.checked_add(*b));
-        let Some(sum) = sum else { return Err(NodeError::Invalid("the balances overflow".into())) };
-        let old_sum: U256 = old_b.iter().copied().fold(U256::ZERO, |a, b| a.saturating_add(b));
-        if sum > old_sum {
-            let held = self.deposits(new.channelId).await?;
-            if sum > held {
-                return Err(NodeError::Invalid(format!(
-                    "the balances add up to {sum} wei but the escrow holds {held} wei for the channel"
-                )));
+        let raised =
+            check_transition(&old_a, &new_a, proposer).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        for (i, counted) in raised {
+            let deposited = self.deposited(new.channelId, terms.participants[i]).await?;
+            if counted > deposited {
+                let e = avocado_codec::payment::PaymentError::CountExceedsDeposit { participant: i, counted, deposited };
+                return Err(NodeError::Invalid(e.to_string()));
             }
         }
         Ok(())
     }
 
-    fn my_balances(&self, id: B256, terms: &Terms) -> Result<Vec<U256>, NodeError> {
+    fn my_accounts(&self, id: B256, terms: &Terms) -> Result<Vec<Account>, NodeError> {
         let latest = self.store().latest(id)?.ok_or_else(|| NodeError::Conflict("no fully signed state yet".into()))?;
-        decode_balances(&latest.state.data, terms.participants.len())
+        decode_accounts(&latest.state.data, terms.participants.len())
             .ok_or_else(|| NodeError::Invalid(format!("channel {id} is not a payment channel")))
     }
-
     /// The channel's terms and this node's index, after catching up with the latest state a
     /// peer may hold (balances are computed from it).
     async fn payment_terms(&self, id: B256) -> Result<(Terms, usize), NodeError> {
@@ -118,8 +112,8 @@ impl Node {
         Ok((record.terms, record.me))
     }
 
-    async fn signed_update(&self, id: B256, balances: &[U256], wait: Duration) -> Result<u64, NodeError> {
-        match self.propose_update(id, Bytes::from(encode_balances(balances)), false, wait).await? {
+    async fn signed_update(&self, id: B256, accounts: &[Account], wait: Duration) -> Result<u64, NodeError> {
+        match self.propose_update(id, Bytes::from(encode_accounts(accounts)), false, wait).await? {
             Outcome::Signed(s) => Ok(s.state.version),
             Outcome::Pending { version } => Err(NodeError::Unreachable(format!(
                 "v{version} is not signed by everyone yet; it settles when they decide"
@@ -128,15 +122,52 @@ impl Node {
     }
 
     /// Deposits `amount` into the escrow for channel `id` and counts it in an update.
+    ///
+    /// The judge's phase is read first: while a dispute runs (or once the channel is final) no
+    /// state can count a deposit any more, so none is made. If the others refuse to count it, the
+    /// deposit stays this participant's: the escrow pays it back at settlement.
     pub async fn pay_deposit(&self, id: B256, amount: U256, wait: Duration) -> Result<(TxReceipt, u64), NodeError> {
-        let (terms, me) = self.payment_terms(id).await?;
+        let (terms, _) = self.payment_terms(id).await?;
+        let status = self.chain_client()?.status(id).await?;
+        match status.phase {
+            phase::CHALLENGE => {
+                return Err(NodeError::Conflict(format!(
+                    "a dispute runs on channel {id} (v{} until {}): no deposit can be counted any more",
+                    status.version, status.finalizes_at
+                )))
+            }
+            phase::FINAL => return Err(NodeError::Conflict(format!("channel {id} is final: deposits are closed"))),
+            _ => {}
+        }
         let escrow = self.escrow()?;
         let call =
             E::depositCall { judge: self.domain().judge, params: (&avocado_codec::ChannelParams::from(&terms)).into() };
         let receipt = self.chain_client()?.transact(escrow, call.abi_encode(), amount).await?;
-        let mut b = self.my_balances(id, &terms)?;
-        b[me] += amount;
-        Ok((receipt, self.signed_update(id, &b, wait).await?))
+        let version = self.pay_count(id, wait).await.map_err(|e| {
+            NodeError::Rejected(format!(
+                "deposited {amount} wei (transaction {}), but it is not counted yet: {e}. It stays yours — the \
+                 escrow pays uncounted deposits back at settlement — and `pay count` counts it later",
+                receipt.tx
+            ))
+        })?;
+        Ok((receipt, version))
+    }
+
+    /// Counts every deposit of this node's in the escrow that the latest state does not count yet
+    /// (one update raising its count and its balance alike).
+    pub async fn pay_count(&self, id: B256, wait: Duration) -> Result<u64, NodeError> {
+        let (terms, me) = self.payment_terms(id).await?;
+        let deposited = self.deposited(id, self.address()).await?;
+        let mut a = self.my_accounts(id, &terms)?;
+        if deposited <= a[me].counted {
+            return Err(NodeError::Conflict(format!(
+                "every deposit of yours ({deposited} wei) is counted already"
+            )));
+        }
+        let newly = deposited - a[me].counted;
+        a[me].balance += newly;
+        a[me].counted = deposited;
+        self.signed_update(id, &a, wait).await
     }
 
     /// Pays `amount` wei to participant `to` (by default the other one of a 2-party channel).
@@ -160,13 +191,16 @@ impl Node {
         if to == me {
             return Err(NodeError::Invalid("paying yourself changes nothing".into()));
         }
-        let mut b = self.my_balances(id, &terms)?;
-        if b[me] < amount {
-            return Err(NodeError::Invalid(format!("you hold {} wei in this channel, less than {amount}", b[me])));
+        let mut a = self.my_accounts(id, &terms)?;
+        if a[me].balance < amount {
+            return Err(NodeError::Invalid(format!(
+                "you hold {} wei in this channel, less than {amount}",
+                a[me].balance
+            )));
         }
-        b[me] -= amount;
-        b[to] += amount;
-        self.signed_update(id, &b, wait).await
+        a[me].balance -= amount;
+        a[to].balance += amount;
+        self.signed_update(id, &a, wait).await
     }
 
     /// The channel's balances, deposits and settlement.
@@ -176,17 +210,18 @@ impl Node {
         let chain = self.chain_client()?;
         let mut deposits = Vec::new();
         for p in &terms.participants {
-            let out = chain.read(escrow, E::depositedCall { channelId: id, participant: *p }.abi_encode()).await?;
-            deposits.push(u256(&out));
+            deposits.push(self.deposited(id, *p).await?);
         }
         let settled = u256(&chain.read(escrow, E::isSettledCall { channelId: id }.abi_encode()).await?) != U256::ZERO;
         let version = self.store().latest(id)?.map(|s| s.state.version);
+        let accounts = self.my_accounts(id, &terms).unwrap_or_default();
         Ok(PaymentView {
             channel_id: id,
             participants: terms.participants.clone(),
             me,
             version,
-            balances: self.my_balances(id, &terms).unwrap_or_default(),
+            balances: accounts.iter().map(|a| a.balance).collect(),
+            counted: accounts.iter().map(|a| a.counted).collect(),
             deposits,
             settled,
         })
@@ -235,7 +270,11 @@ pub struct PaymentView {
     pub version: Option<u64>,
     /// Balances in the latest fully signed state (wei).
     pub balances: Vec<U256>,
-    /// What each participant deposited in the escrow (wei).
+    /// Deposits each participant has counted in the latest fully signed state (wei).
+    #[serde(default)]
+    pub counted: Vec<U256>,
+    /// What each participant deposited in the escrow (wei); what is not counted goes back to its
+    /// depositor at settlement.
     pub deposits: Vec<U256>,
     /// Whether the escrow paid the channel out.
     pub settled: bool,
@@ -285,6 +324,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/v1/pay/withdraw", post(withdraw))
         .route("/v1/pay/{id}", get(view))
         .route("/v1/pay/{id}/deposit", post(deposit))
+        .route("/v1/pay/{id}/count", post(count))
         .route("/v1/pay/{id}/send", post(send))
         .route("/v1/pay/{id}/close", post(close))
 }
@@ -302,7 +342,7 @@ async fn open(AxState(node): AxState<Arc<Node>>, Body(req): Body<PayOpenRequest>
         challenge_duration: req.challenge_duration,
         executive: escrow,
     };
-    let zeros = Bytes::from(encode_balances(&vec![U256::ZERO; n]));
+    let zeros = Bytes::from(empty_accounts(n));
     let (id, o) = node.propose_channel(terms, peers, zeros, wait()).await.map_err(err)?;
     let Outcome::Signed(_) = o else {
         return Err(err(NodeError::Unreachable(format!("channel {id} waits for the other participants' decisions"))));
@@ -325,6 +365,12 @@ async fn deposit(
     let id = channel_id(&id).map_err(err)?;
     let (receipt, version) = node.pay_deposit(id, req.amount, wait()).await.map_err(err)?;
     Ok(Json(serde_json::json!({ "channelId": id, "deposit": receipt, "version": version })).into_response())
+}
+
+async fn count(AxState(node): AxState<Arc<Node>>, Path(id): Path<String>) -> Result<Response, Response> {
+    let id = channel_id(&id).map_err(err)?;
+    let version = node.pay_count(id, wait()).await.map_err(err)?;
+    Ok(Json(serde_json::json!({ "channelId": id, "version": version })).into_response())
 }
 
 async fn send(

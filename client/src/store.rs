@@ -33,6 +33,10 @@ const STATES: TableDefinition<([u8; 32], u64), &[u8]> = TableDefinition::new("st
 const CHANNELS: TableDefinition<[u8; 32], &[u8]> = TableDefinition::new("channels");
 /// sequence number → an [`Outgoing`] message still to deliver, JSON.
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// channel id → the version of the final state this node signed for it: nothing else is ever
+/// signed for that channel afterwards (a fully signed final state is final on chain at once, so
+/// anything signed after it could be erased by it).
+const FINALS: TableDefinition<[u8; 32], u64> = TableDefinition::new("finals");
 /// small counters: the chain watcher's last block.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -45,6 +49,14 @@ pub enum StoreError {
         /// The channel.
         channel: B256,
         /// The version.
+        version: u64,
+    },
+    /// This node signed a final state for the channel: it signs nothing else for it.
+    #[error("this node signed the final state v{version} of channel {channel}: it signs nothing else for it")]
+    FinalSigned {
+        /// The channel.
+        channel: B256,
+        /// The final version signed.
         version: u64,
     },
     /// The database failed; nothing was recorded.
@@ -131,9 +143,13 @@ pub struct Outgoing {
 
 /// What a participant's node remembers.
 pub trait Store: Send + Sync {
-    /// Records that this node signs `digest` as `version` of `channel`. Recording the same
-    /// digest again succeeds (a retried delivery); a different digest is refused.
-    fn record_signature(&self, channel: B256, version: u64, digest: B256) -> Result<(), StoreError>;
+    /// Records that this node signs `digest` as `version` of `channel` (a final state when
+    /// `is_final`). Recording the same digest again succeeds (a retried delivery); a different
+    /// digest is refused, and so is any signature for a channel after a final state of another
+    /// version was signed for it.
+    fn record_signature(&self, channel: B256, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError>;
+    /// The version of the final state this node signed for `channel`, if it signed one.
+    fn final_signed(&self, channel: B256) -> Result<Option<u64>, StoreError>;
     /// The digest this node signed as `version` of `channel`, if any.
     fn signed_digest(&self, channel: B256, version: u64) -> Result<Option<B256>, StoreError>;
     /// The highest version of `channel` this node signed anything for.
@@ -146,7 +162,7 @@ pub trait Store: Send + Sync {
     /// Keeps `base` (fully signed, checked by the caller) and records `digest` as `version` of
     /// its channel, in one durable commit: what a node does when it signs a proposal whose base
     /// it did not hold yet.
-    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256) -> Result<(), StoreError>;
+    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError>;
     /// The latest fully signed state held for `channel`.
     fn latest(&self, channel: B256) -> Result<Option<SignedState>, StoreError>;
     /// The fully signed state with this version, if this node holds it.
@@ -184,6 +200,7 @@ impl RedbStore {
         txn.open_table(CHANNELS).map_err(db_err)?;
         txn.open_table(OUTBOX).map_err(db_err)?;
         txn.open_table(META).map_err(db_err)?;
+        txn.open_table(FINALS).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
@@ -203,8 +220,26 @@ fn decode(bytes: &[u8]) -> Result<SignedState, StoreError> {
     Ok(SignedState { state, signatures })
 }
 
-/// Records `digest` for `(channel, version)` in `txn`; the same digest again is a no-op.
-fn insert_digest(txn: &redb::WriteTransaction, channel: B256, version: u64, digest: B256) -> Result<(), StoreError> {
+/// Records `digest` for `(channel, version)` in `txn`; the same digest again is a no-op. Refused
+/// after a final state of another version was signed for the channel; a final state is marked.
+fn insert_digest(
+    txn: &redb::WriteTransaction,
+    channel: B256,
+    version: u64,
+    digest: B256,
+    is_final: bool,
+) -> Result<(), StoreError> {
+    {
+        let mut finals = txn.open_table(FINALS).map_err(db_err)?;
+        let done = finals.get(channel.0).map_err(db_err)?.map(|v| v.value());
+        match done {
+            Some(v) if v != version => return Err(StoreError::FinalSigned { channel, version: v }),
+            None if is_final => {
+                finals.insert(channel.0, version).map_err(db_err)?;
+            }
+            _ => {}
+        }
+    }
     let mut table = txn.open_table(SIGNED).map_err(db_err)?;
     let existing = table.get((channel.0, version)).map_err(db_err)?.map(|v| v.value());
     match existing {
@@ -229,10 +264,16 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErr
 }
 
 impl Store for RedbStore {
-    fn record_signature(&self, channel: B256, version: u64, digest: B256) -> Result<(), StoreError> {
+    fn record_signature(&self, channel: B256, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        insert_digest(&txn, channel, version, digest)?;
+        insert_digest(&txn, channel, version, digest, is_final)?;
         txn.commit().map_err(db_err)
+    }
+
+    fn final_signed(&self, channel: B256) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(FINALS).map_err(db_err)?;
+        Ok(table.get(channel.0).map_err(db_err)?.map(|v| v.value()))
     }
 
     fn signed_digest(&self, channel: B256, version: u64) -> Result<Option<B256>, StoreError> {
@@ -256,15 +297,15 @@ impl Store for RedbStore {
 
     fn save_own(&self, signed: &SignedState, digest: B256) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        insert_digest(&txn, signed.state.channelId, signed.state.version, digest)?;
+        insert_digest(&txn, signed.state.channelId, signed.state.version, digest, signed.state.isFinal)?;
         insert_state(&txn, signed)?;
         txn.commit().map_err(db_err)
     }
 
-    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256) -> Result<(), StoreError> {
+    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         insert_state(&txn, base)?;
-        insert_digest(&txn, base.state.channelId, version, digest)?;
+        insert_digest(&txn, base.state.channelId, version, digest, is_final)?;
         txn.commit().map_err(db_err)
     }
 
@@ -383,16 +424,46 @@ mod tests {
         let ch = B256::repeat_byte(7);
         {
             let s = RedbStore::open(&path).unwrap();
-            s.record_signature(ch, 1, B256::repeat_byte(1)).unwrap();
-            s.record_signature(ch, 1, B256::repeat_byte(1)).unwrap(); // a retry is fine
+            s.record_signature(ch, 1, B256::repeat_byte(1), false).unwrap();
+            s.record_signature(ch, 1, B256::repeat_byte(1), false).unwrap(); // a retry is fine
         }
         let s = RedbStore::open(&path).unwrap();
         assert!(matches!(
-            s.record_signature(ch, 1, B256::repeat_byte(2)),
+            s.record_signature(ch, 1, B256::repeat_byte(2), false),
             Err(StoreError::AlreadySigned { version: 1, .. })
         ));
-        s.record_signature(ch, 2, B256::repeat_byte(2)).unwrap();
-        s.record_signature(B256::repeat_byte(8), 1, B256::repeat_byte(2)).unwrap();
+        s.record_signature(ch, 2, B256::repeat_byte(2), false).unwrap();
+        s.record_signature(B256::repeat_byte(8), 1, B256::repeat_byte(2), false).unwrap();
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn nothing_is_signed_after_a_final_state_across_reopening() {
+        let d = dir();
+        let path = d.join("node.redb");
+        let ch = B256::repeat_byte(1);
+        {
+            let s = RedbStore::open(&path).unwrap();
+            s.record_signature(ch, 1, B256::repeat_byte(1), false).unwrap();
+            s.record_signature(ch, 2, B256::repeat_byte(2), true).unwrap();
+            assert_eq!(s.final_signed(ch).unwrap(), Some(2));
+        }
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.final_signed(ch).unwrap(), Some(2));
+        s.record_signature(ch, 2, B256::repeat_byte(2), true).unwrap(); // a retry is fine
+        for (v, fin) in [(3, false), (3, true), (1, false)] {
+            assert!(
+                matches!(s.record_signature(ch, v, B256::repeat_byte(9), fin), Err(StoreError::FinalSigned { version: 2, .. })),
+                "v{v} after the final v2"
+            );
+        }
+        // Keeping a base and signing on it is refused alike, and keeps nothing.
+        let base = signed(3, b"three");
+        assert!(matches!(s.save_and_sign(&base, 4, B256::repeat_byte(4), false), Err(StoreError::FinalSigned { .. })));
+        assert_eq!(s.latest(ch).unwrap(), None);
+        // Other channels are not affected.
+        s.record_signature(B256::repeat_byte(8), 3, B256::repeat_byte(3), false).unwrap();
+        assert_eq!(s.final_signed(B256::repeat_byte(8)).unwrap(), None);
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -1,21 +1,27 @@
 //! The Avocado payment escrow: an executive contract of the judge.
 //!
 //! Participants deposit ETH for a channel whose `ChannelParams.executive` is this contract. The
-//! channel's state `data` is `abi.encode(uint256[] balances)` (see `avocado_codec::payment`).
-//! Once the judge reports the channel Final, anyone submits the final `data`; the escrow checks
-//! it against the judge's `finalState` hash and the deposits, credits each participant, and each
-//! withdraws (pull payments: the only ETH transfer is to the caller of `withdraw`, after its
-//! credit is zeroed, and the SDK refuses reentrant calls).
+//! channel's state `data` is `abi.encode(Account[])`, one `(balance, counted)` per participant
+//! (see `avocado_codec::payment`). Once the judge reports the channel Final, anyone submits the
+//! final `data`; the escrow checks it against the judge's `finalState` hash, credits each
+//! participant, and each withdraws (pull payments: the only ETH transfer is to the caller of
+//! `withdraw`, after its credit is zeroed, and the SDK refuses reentrant calls).
 //!
 //! # The judge is an argument
 //! Every call names the judge. The channel id commits to the judge's address (and the chain id),
 //! so naming another judge names another channel — one with no deposits. The escrow needs no
 //! initialisation and trusts no address it was given at deployment.
 //!
-//! # Deposits the final state does not account for
-//! The balances may add up to less than the deposits (a deposit made after the last state was
-//! signed). The surplus goes back to the depositors, up to what each deposited, in participant
-//! order — conserved to the wei, and never more than anyone put in.
+//! # Deposits the final state does not count
+//! A deposit reaches the escrow before the others agree to count it, and they may never agree.
+//! Each participant is paid `balance + deposited - counted`: its balance, plus its *own* deposits
+//! the state did not count. The state must be balanced (`Σ balance = Σ counted`) and count no more
+//! than each participant deposited, so the credits add up to the deposits to the wei, and nobody's
+//! uncounted deposit can be credited to another.
+//!
+//! # Deposits during a dispute
+//! Refused: once a dispute runs, no new state can count a deposit (the judge takes only states
+//! signed already), so the money could only come back as a refund — the escrow says so instead.
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
 #![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
 
@@ -28,7 +34,7 @@ use alloy_primitives::{keccak256, Address, B256, U256};
 use alloy_sol_types::SolCall;
 use avocado_codec::{
     channel::channel_id_of,
-    payment::{decode_balances, IAvocadoEscrow as E},
+    payment::{decode_accounts, payouts, IAvocadoEscrow as E, PaymentError},
     phase, IAvocadoJudge as J,
 };
 use stylus_sdk::{
@@ -51,16 +57,20 @@ pub enum EscrowError {
     ZeroDeposit(E::ZeroDeposit),
     /// The channel is final: no more deposits.
     ChannelIsFinal(E::ChannelIsFinal),
+    /// A dispute runs: no more deposits.
+    ChannelInDispute(E::ChannelInDispute),
     /// The judge does not report the channel final.
     ChannelNotFinal(E::ChannelNotFinal),
     /// Settled already.
     AlreadySettled(E::AlreadySettled),
     /// The data is not the final state's.
     DataMismatch(E::DataMismatch),
-    /// The data is not one balance per participant.
+    /// The data is not one account per participant.
     MalformedBalances(E::MalformedBalances),
-    /// The balances exceed the deposits.
-    BalancesExceedDeposits(E::BalancesExceedDeposits),
+    /// The balances do not add up to the counted deposits.
+    Unbalanced(E::Unbalanced),
+    /// A count exceeds its participant's deposits.
+    CountExceedsDeposit(E::CountExceedsDeposit),
     /// No credit.
     NothingToWithdraw(E::NothingToWithdraw),
     /// The transfer failed.
@@ -111,7 +121,15 @@ impl Escrow {
 
 #[public]
 impl Escrow {
-    /// Deposits `msg.value` for the channel; only a participant, before the channel is final.
+    /// Deposits `msg.value` for the channel; only a participant, while no dispute runs and before
+    /// the channel is final.
+    ///
+    /// # Errors
+    /// `NotExecutive`, `NotParticipant`, `ZeroDeposit`, `ChannelIsFinal` (final or settled),
+    /// `ChannelInDispute`.
+    ///
+    /// # Events
+    /// `Deposited`.
     #[payable]
     pub fn deposit(&mut self, judge: Address, params: ParamsArg) -> Result<(), EscrowError> {
         let id = self.channel(judge, &params)?;
@@ -123,13 +141,15 @@ impl Escrow {
         if amount.is_zero() {
             return Err(EscrowError::ZeroDeposit(E::ZeroDeposit {}));
         }
-        let final_now = self.settled.get(id)
-            || self
-                .ask_judge(judge, &J::statusCall { channelId: id }.abi_encode())
-                .and_then(|out| J::statusCall::abi_decode_returns(&out).ok())
-                .is_some_and(|s| s.phase == phase::FINAL);
-        if final_now {
+        let judged = self
+            .ask_judge(judge, &J::statusCall { channelId: id }.abi_encode())
+            .and_then(|out| J::statusCall::abi_decode_returns(&out).ok())
+            .map_or(phase::NONE, |s| s.phase);
+        if self.settled.get(id) || judged == phase::FINAL {
             return Err(EscrowError::ChannelIsFinal(E::ChannelIsFinal { channelId: id }));
+        }
+        if judged == phase::CHALLENGE {
+            return Err(EscrowError::ChannelInDispute(E::ChannelInDispute { channelId: id }));
         }
         let mine = self.deposits.getter(id).get(sender) + amount;
         self.deposits.setter(id).setter(sender).set(mine);
@@ -139,8 +159,15 @@ impl Escrow {
         Ok(())
     }
 
-    /// Pays out the final state: credits each participant its balance, and the surplus deposits
-    /// back to their depositors.
+    /// Pays out the final state: credits each participant its balance plus its own deposits the
+    /// state did not count.
+    ///
+    /// # Errors
+    /// `NotExecutive`, `AlreadySettled`, `ChannelNotFinal`, `DataMismatch`, `MalformedBalances`,
+    /// `Unbalanced`, `CountExceedsDeposit`; nothing is credited then.
+    ///
+    /// # Events
+    /// `Settled`.
     pub fn settle(&mut self, judge: Address, params: ParamsArg, data: Bytes) -> Result<(), EscrowError> {
         let id = self.channel(judge, &params)?;
         if self.settled.get(id) {
@@ -156,24 +183,29 @@ impl Escrow {
             return Err(EscrowError::DataMismatch(E::DataMismatch { expected, given }));
         }
         let participants = &params.0;
-        let balances = decode_balances(&data, participants.len())
+        let accounts = decode_accounts(&data, participants.len())
             .ok_or(EscrowError::MalformedBalances(E::MalformedBalances {}))?;
-        let paid = balances
-            .iter()
-            .try_fold(U256::ZERO, |acc, b| acc.checked_add(*b))
-            .ok_or(EscrowError::MalformedBalances(E::MalformedBalances {}))?;
-        let deposits = self.totals.get(id);
-        if paid > deposits {
-            return Err(EscrowError::BalancesExceedDeposits(E::BalancesExceedDeposits { balances: paid, deposits }));
-        }
+        let deposited: Vec<U256> = participants.iter().map(|p| self.deposits.getter(id).get(*p)).collect();
+        let credits = payouts(&accounts, &deposited).map_err(|e| match e {
+            PaymentError::Unbalanced { balances, counted } => {
+                EscrowError::Unbalanced(E::Unbalanced { balances, counted })
+            }
+            PaymentError::CountExceedsDeposit { participant, counted, deposited } => {
+                EscrowError::CountExceedsDeposit(E::CountExceedsDeposit {
+                    participant: participants[participant],
+                    counted,
+                    deposited,
+                })
+            }
+            _ => EscrowError::MalformedBalances(E::MalformedBalances {}),
+        })?;
         self.settled.setter(id).set(true);
-        let mut surplus = deposits - paid;
-        let refunded = surplus;
-        for (who, balance) in participants.iter().zip(balances) {
-            let back = surplus.min(self.deposits.getter(id).get(*who));
-            surplus -= back;
-            if !(balance + back).is_zero() {
-                self.credit_to(*who, balance + back);
+        // Σ counted = Σ balance ≤ Σ deposited, checked above: neither sum overflows.
+        let paid = accounts.iter().fold(U256::ZERO, |a, x| a + x.balance);
+        let refunded = self.totals.get(id) - paid;
+        for (who, credit) in participants.iter().zip(credits) {
+            if !credit.is_zero() {
+                self.credit_to(*who, credit);
             }
         }
         self.vm().log(E::Settled { channelId: id, version, paid, refunded });

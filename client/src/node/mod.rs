@@ -134,6 +134,17 @@ pub enum Event {
         /// Whether it closes the channel.
         is_final: bool,
     },
+    /// This node signed a final state: it signs nothing more for this channel, and whoever holds
+    /// the state fully signed can make it final on chain at once.
+    #[serde(rename_all = "camelCase")]
+    FinalSigned {
+        /// Channel id.
+        channel_id: B256,
+        /// The final version.
+        version: u64,
+        /// Its data.
+        data: Bytes,
+    },
     /// This node's proposal failed.
     #[serde(rename_all = "camelCase")]
     UpdateRejected {
@@ -254,6 +265,25 @@ pub struct Node {
     this: std::sync::Weak<Node>,
 }
 
+/// A final state is final on chain as soon as it is fully signed, whatever was signed around it:
+/// this node signs one only as the direct successor of the latest fully signed state it holds
+/// (`latest`), with nothing signed above that state (`high`, the highest version signed here)
+/// that could have settled unseen.
+fn check_final_successor(version: u64, latest: u64, high: u64) -> Result<(), NodeError> {
+    if high > latest {
+        return Err(NodeError::Conflict(format!(
+            "version {high} was signed here and never settled: a final state must directly follow the latest fully \
+             signed version {latest}; settle or supersede v{high} first"
+        )));
+    }
+    if version != latest + 1 {
+        return Err(NodeError::Conflict(format!(
+            "a final state must directly follow the latest fully signed version {latest}, not be version {version}"
+        )));
+    }
+    Ok(())
+}
+
 fn index_of(terms: &Terms, who: Address) -> Option<usize> {
     terms.participants.iter().position(|p| *p == who)
 }
@@ -330,6 +360,7 @@ impl Node {
             crate::store::StoreError::AlreadySigned { version, .. } => {
                 NodeError::Conflict(format!("this node already signed another state as version {version}"))
             }
+            e @ crate::store::StoreError::FinalSigned { .. } => NodeError::Conflict(e.to_string()),
             other => other.into(),
         }
     }
@@ -337,8 +368,22 @@ impl Node {
     fn sign(&self, channel: B256, state: &State) -> Result<Signature, NodeError> {
         let digest = self.domain.state_digest(state);
         // On disk before the signature exists outside this function.
-        self.store.record_signature(channel, state.version, digest).map_err(|e| self.signing_error(e))?;
+        self.store
+            .record_signature(channel, state.version, digest, state.isFinal)
+            .map_err(|e| self.signing_error(e))?;
+        self.signed_final(state);
         Ok(signer::sign(&self.key, &digest))
+    }
+
+    /// Tells the app that this node signed a final state (every path that signs one calls it).
+    fn signed_final(&self, state: &State) {
+        if state.isFinal {
+            self.emit(Event::FinalSigned {
+                channel_id: state.channelId,
+                version: state.version,
+                data: state.data.clone(),
+            });
+        }
     }
 
     fn seal(&self, message: &Message) -> Envelope {
@@ -419,9 +464,11 @@ impl Node {
             Message::AcceptUpdate { channel_id, version, signature } => {
                 self.on_accept(from, channel_id, version, &signature).await
             }
-            Message::RejectChannel { channel_id, reason } => self.on_reject(from, channel_id, 0, reason).await,
-            Message::RejectUpdate { channel_id, version, reason } => {
-                self.on_reject(from, channel_id, version, reason).await
+            Message::RejectChannel { channel_id, digest, reason } => {
+                self.on_reject(from, channel_id, 0, digest, reason).await
+            }
+            Message::RejectUpdate { channel_id, version, digest, reason } => {
+                self.on_reject(from, channel_id, version, digest, reason).await
             }
             Message::ProposeUpdate { state, base } => self.on_propose_update(from, state, base).await,
             Message::Signed { signed } => self.on_signed(from, signed).await,
@@ -560,15 +607,25 @@ impl Node {
                 state.version
             )));
         }
+        // A final state signed here ends the channel for this node: anything signed after it
+        // could be erased on chain by it.
+        if let Some(v) = self.store.final_signed(record.id)? {
+            return Err(NodeError::Conflict(format!(
+                "this node signed the final state v{v} of channel {}: it signs nothing more for it",
+                record.id
+            )));
+        }
         // A version signed here whose round never settled (its proposer gave up or crashed) is
         // skipped, never signed again with other contents: proposals must go above it.
-        if let Some(high) = self.store.highest_signed(record.id)? {
-            if high > latest && state.version < high {
-                return Err(NodeError::Conflict(format!(
-                    "version {high} is signed here; participant {proposer}'s proposal for version {} must be above it",
-                    state.version
-                )));
-            }
+        let high = self.store.highest_signed(record.id)?.unwrap_or(0);
+        if high > latest && state.version < high {
+            return Err(NodeError::Conflict(format!(
+                "version {high} is signed here; participant {proposer}'s proposal for version {} must be above it",
+                state.version
+            )));
+        }
+        if state.isFinal {
+            check_final_successor(state.version, latest, high)?;
         }
         Ok(())
     }
@@ -681,13 +738,17 @@ impl Node {
             let digest = self.domain.state_digest(&state);
             match &fresh {
                 Some(b) => {
-                    self.store.save_and_sign(b, state.version, digest).map_err(|e| self.signing_error(e))?;
+                    self.store
+                        .save_and_sign(b, state.version, digest, state.isFinal)
+                        .map_err(|e| self.signing_error(e))?;
                     self.settled(self.record(record.id)?, b)?;
                 }
-                None => {
-                    self.store.record_signature(record.id, state.version, digest).map_err(|e| self.signing_error(e))?
-                }
+                None => self
+                    .store
+                    .record_signature(record.id, state.version, digest, state.isFinal)
+                    .map_err(|e| self.signing_error(e))?,
             }
+            self.signed_final(&state);
             let sig = signer::sign(&self.key, &digest);
             return Ok(Reply::Signed { signature: sig.to_bytes().to_vec().into() });
         }
@@ -775,6 +836,7 @@ impl Node {
         // One durable commit records this node's signature and keeps the fully signed state,
         // before either leaves the process.
         self.store.save_own(&full, digest).map_err(|e| self.signing_error(e))?;
+        self.signed_final(&full.state);
         self.settled(self.record(record.id)?, &full)?;
         Ok(full)
     }
@@ -808,12 +870,26 @@ impl Node {
         });
     }
 
-    async fn on_reject(&self, from: Address, id: B256, version: u64, reason: String) -> Result<Reply, NodeError> {
+    async fn on_reject(
+        &self,
+        from: Address,
+        id: B256,
+        version: u64,
+        digest: B256,
+        reason: String,
+    ) -> Result<Reply, NodeError> {
         let mut book = self.book.lock().await;
         let mut record = self.record(id)?;
         self.participant(&record, from)?;
-        if book.proposals.get(&id).is_none_or(|p| p.state.version != version) {
+        // A rejection names the digest of what it rejects: replayed against another proposal
+        // with the same version, it changes nothing.
+        let Some(p) = book.proposals.get(&id).filter(|p| p.state.version == version) else {
             return Err(NodeError::Conflict(format!("no proposal for version {version} is collecting signatures")));
+        };
+        if self.domain.state_digest(&p.state) != digest {
+            return Err(NodeError::Conflict(format!(
+                "the rejection names state {digest}, not the proposal for version {version} collecting signatures"
+            )));
         }
         let p = book.proposals.remove(&id).expect("present");
         let why = format!("{from} rejected version {version}: {reason}");
@@ -1017,6 +1093,14 @@ impl Node {
                     base.state.version
                 )));
             }
+            if let Some(v) = self.store.final_signed(id)? {
+                return Err(NodeError::Conflict(format!(
+                    "this node signed the final state v{v} of channel {id}: it signs nothing more for it"
+                )));
+            }
+            if is_final {
+                check_final_successor(high + 1, base.state.version, high)?;
+            }
             let state = State { channelId: id, version: high + 1, data, isFinal: is_final };
             (self.start_proposal(&mut book, &record, state.clone()), state, base)
         };
@@ -1038,7 +1122,8 @@ impl Node {
         } else {
             record.status = ChannelStatus::Rejected;
             record.reason = Some(format!("rejected here: {reason}"));
-            Message::RejectChannel { channel_id: id, reason }
+            let digest = self.domain.state_digest(&(&inc.state).into());
+            Message::RejectChannel { channel_id: id, digest, reason }
         };
         record.incoming = None;
         self.store.put_channel(&record)?;
@@ -1072,7 +1157,7 @@ impl Node {
             let sig = self.sign(id, &state)?;
             Message::AcceptUpdate { channel_id: id, version, signature: sig.to_bytes().to_vec().into() }
         } else {
-            Message::RejectUpdate { channel_id: id, version, reason }
+            Message::RejectUpdate { channel_id: id, version, digest: self.domain.state_digest(&state), reason }
         };
         record.incoming = None;
         self.store.put_channel(&record)?;
@@ -1221,6 +1306,20 @@ impl Node {
         let latest = self.latest_or_err(id)?;
         if !latest.state.isFinal {
             let data = data.unwrap_or_else(|| latest.state.data.clone());
+            // A final state must directly follow the latest fully signed one: when a round that
+            // never settled left versions signed above it, a plain update with the same data
+            // settles first.
+            let floor = self.book.lock().await.floors.get(&id).copied().unwrap_or(0);
+            let high = self.store.highest_signed(id)?.unwrap_or(0).max(floor);
+            if high > latest.state.version {
+                if let Outcome::Pending { version } =
+                    self.propose_update(id, latest.state.data.clone(), false, wait).await?
+                {
+                    return Err(NodeError::Unreachable(format!(
+                        "v{version}, which must settle before the final state, is not signed by everyone yet"
+                    )));
+                }
+            }
             match self.propose_update(id, data, true, wait).await? {
                 Outcome::Signed(_) => {}
                 Outcome::Pending { version } => {
@@ -1265,6 +1364,7 @@ mod tests {
                 is_final: false,
             },
             Event::UpdateSigned { channel_id: id, version: 3, data: Bytes::new(), is_final: true },
+            Event::FinalSigned { channel_id: id, version: 4, data: Bytes::from(vec![2]) },
             Event::UpdateRejected { channel_id: id, version: 3, reason: "why".into() },
             Event::Chain { channel_id: id, what: "challengeStarted".into(), version: 2, finalizes_at: 99, block: 4 },
             Event::Answered { channel_id: id, stale_version: 2, version: 5, receipt },

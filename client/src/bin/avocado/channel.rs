@@ -408,6 +408,7 @@ async fn watch(client: AppClient, id: B256, json: bool) -> Result<()> {
                 | Event::ChannelRejected { channel_id, .. }
                 | Event::UpdateProposed { channel_id, .. }
                 | Event::UpdateSigned { channel_id, .. }
+                | Event::FinalSigned { channel_id, .. }
                 | Event::UpdateRejected { channel_id, .. }
                 | Event::Chain { channel_id, .. }
                 | Event::Answered { channel_id, .. }
@@ -438,6 +439,9 @@ pub fn describe(event: &Event) -> String {
         Event::UpdateProposed { version, by, data, .. } => format!("{by} proposes v{version} {}", show_data(data)),
         Event::UpdateSigned { version, data, is_final, .. } => {
             format!("v{version}{} fully signed {}", if *is_final { " (final)" } else { "" }, show_data(data))
+        }
+        Event::FinalSigned { version, data, .. } => {
+            format!("this node signed the final state v{version} {}: it signs nothing more here", show_data(data))
         }
         Event::UpdateRejected { version, reason, .. } => format!("v{version} failed: {reason}"),
         Event::Chain { what, version, finalizes_at, block, .. } => {

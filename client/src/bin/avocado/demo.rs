@@ -15,7 +15,7 @@ use avocado_client::chain::{AlloyChain, ChainClient, TxReceipt};
 use avocado_client::node::Event;
 use avocado_client::process::{NodeProcess, NodeSpec};
 use avocado_client::signed::SignedState;
-use avocado_codec::payment::decode_balances;
+use avocado_codec::payment::decode_accounts;
 use avocado_codec::{phase, signer, ChannelParams, Domain, IAvocadoJudge as I};
 use avocado_devnet::chain::{ChainConfig, DEV_ACCOUNT};
 use clap::Args;
@@ -139,7 +139,7 @@ fn eth(v: U256) -> String {
 }
 
 fn balances_of(b: &[u8]) -> Vec<U256> {
-    decode_balances(b, 3).unwrap_or_default()
+    decode_accounts(b, 3).unwrap_or_default().iter().map(|a| a.balance).collect()
 }
 
 fn show_balances(b: &[U256]) -> String {

@@ -51,6 +51,12 @@ pub enum PayCommand {
         #[arg(value_parser = parse_amount)]
         amount: U256,
     },
+    /// Count this node's deposits that the latest state does not count yet (after the others
+    /// declined to count a deposit, for example).
+    Count {
+        #[command(flatten)]
+        at: ChannelRef,
+    },
     /// Pay another participant.
     Send {
         #[command(flatten)]
@@ -121,6 +127,10 @@ pub async fn run(cmd: PayCommand, json: bool) -> Result<()> {
                 format!("deposited {} ({} gas), counted in v{}", eth(&amount), v["deposit"]["gasUsed"], v["version"])
             });
         }
+        PayCommand::Count { at: ChannelRef { node, id } } => {
+            let v = node.client()?.post(&format!("/v1/pay/{id}/count"), json!({})).await?;
+            show(&v, json, |v| format!("your deposits are counted in v{}", v["version"]));
+        }
         PayCommand::Send { at: ChannelRef { node, id }, amount, to } => {
             let v = node.client()?.post(&format!("/v1/pay/{id}/send"), json!({ "amount": amount, "to": to })).await?;
             show(&v, json, |v| format!("paid {}: v{} fully signed", eth(&amount), v["version"]));
@@ -139,7 +149,14 @@ pub async fn run(cmd: PayCommand, json: bool) -> Result<()> {
                 for (i, p) in v.participants.iter().enumerate() {
                     let me = if i == v.me { " (you)" } else { "" };
                     let b = v.balances.get(i).copied().unwrap_or_default();
-                    println!("  {p}{me}: balance {}, deposited {}", eth(&b), eth(&v.deposits[i]));
+                    let counted = v.counted.get(i).copied().unwrap_or_default();
+                    let uncounted = v.deposits[i].saturating_sub(counted);
+                    let back = if uncounted.is_zero() {
+                        String::new()
+                    } else {
+                        format!(" ({} not counted: paid back to it at settlement)", eth(&uncounted))
+                    };
+                    println!("  {p}{me}: balance {}, deposited {}{back}", eth(&b), eth(&v.deposits[i]));
                 }
             }
         }
