@@ -5,7 +5,7 @@
 
 use alloy_primitives::{keccak256, Address, Bytes, U256};
 use alloy_sol_types::{SolCall, SolError, SolInterface};
-use avocado_codec::payment::{encode_balances, EscrowParams, IAvocadoEscrow as E};
+use avocado_codec::payment::{encode_accounts, Account, EscrowParams, IAvocadoEscrow as E};
 use avocado_codec::{signer, ChannelParams, Domain, IAvocadoJudge as J, State};
 use avocado_devnet::chain::{arbos, Chain, ChainConfig, Executed, BASE_FEE, DEV_ACCOUNT};
 use avocado_devnet::stylus;
@@ -21,6 +21,11 @@ fn code(name: &str) -> Vec<u8> {
 
 fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+/// `abi.encode(Account[])` of `(balance, counted)` pairs.
+fn accounts(pairs: &[(U256, U256)]) -> Vec<u8> {
+    encode_accounts(&pairs.iter().map(|&(balance, counted)| Account { balance, counted }).collect::<Vec<_>>())
 }
 
 struct World {
@@ -144,7 +149,9 @@ fn deposits_500_payments_close_settle_withdraw_conserve_every_wei() {
         balances[to] += amount;
     }
     assert_eq!(balances.iter().copied().sum::<U256>(), total, "payments move, never create");
-    let final_data = encode_balances(&balances);
+    // Every deposit counted to its depositor; the balances moved.
+    let pairs: Vec<(U256, U256)> = balances.iter().copied().zip(deposits).collect();
+    let final_data = accounts(&pairs);
     // Before the judge says Final, nothing is paid.
     refused::<E::ChannelNotFinal>(&w.settle(&params, &final_data));
     w.conclude(&params, 501, &final_data);
@@ -197,9 +204,10 @@ fn every_bad_settlement_or_deposit_is_refused_and_moves_nothing() {
     refused::<E::NotExecutive>(&w.deposit(0, &elsewhere, ether(1)));
     let snapshot = w.books();
 
-    // Final state v2 pays 1.5 / 0.5 / 0; v1 was stale (2 / 0 / 0).
-    let stale = encode_balances(&[ether(2), U256::ZERO, U256::ZERO]);
-    let fin = encode_balances(&[ether(3) / U256::from(2), ether(1) / U256::from(2), U256::ZERO]);
+    // Final state v2 pays 1.5 / 0.5 / 0; v1 was stale (2 / 0 / 0). Both count 1 + 1.
+    let z = U256::ZERO;
+    let stale = accounts(&[(ether(2), ether(1)), (z, ether(1)), (z, z)]);
+    let fin = accounts(&[(ether(3) / U256::from(2), ether(1)), (ether(1) / U256::from(2), ether(1)), (z, z)]);
     w.conclude(&params, 2, &fin);
     refused::<E::DataMismatch>(&w.settle(&params, &stale));
     refused::<E::DataMismatch>(&w.settle(&params, b"not the final data"));
@@ -207,34 +215,90 @@ fn every_bad_settlement_or_deposit_is_refused_and_moves_nothing() {
     assert_eq!(w.books(), snapshot);
     assert!(!w.view(E::isSettledCall { channelId: id }));
 
-    // Balances over the deposits, and balances that are not one per participant.
+    // Balances over the counts, counts over the deposits, and accounts that are not one per
+    // participant.
     let greedy = w.params(8, escrow);
     assert!(w.deposit(2, &greedy, ether(1)).is_success());
-    let over = encode_balances(&[U256::ZERO, U256::ZERO, ether(1) + U256::from(1)]);
+    let over = accounts(&[(z, z), (z, z), (ether(1) + U256::from(1), ether(1))]);
     w.conclude(&greedy, 1, &over);
     let before = w.books();
-    refused::<E::BalancesExceedDeposits>(&w.settle(&greedy, &over));
+    refused::<E::Unbalanced>(&w.settle(&greedy, &over));
+    let inflated = w.params(11, escrow);
+    assert!(w.deposit(2, &inflated, ether(1)).is_success());
+    let counted_twice = accounts(&[(z, z), (z, z), (ether(2), ether(2))]);
+    w.conclude(&inflated, 1, &counted_twice);
+    refused::<E::CountExceedsDeposit>(&w.settle(&inflated, &counted_twice));
+    assert_eq!(w.books().1, before.1, "no credit moved");
     let short = w.params(9, escrow);
     assert!(w.deposit(2, &short, ether(1)).is_success());
-    let two = encode_balances(&[U256::ZERO, ether(1)]);
+    let two = accounts(&[(z, z), (ether(1), ether(1))]);
     w.conclude(&short, 1, &two);
     let before_short = w.books();
     refused::<E::MalformedBalances>(&w.settle(&short, &two));
     assert_eq!(w.books(), before_short);
     assert_eq!(before.1, before_short.1, "no credit moved");
 
-    // The good one settles; the surplus of a state that accounts for less goes back.
+    // The good one settles; a deposit the state does not count goes back to its depositor.
     assert!(w.settle(&params, &fin).is_success());
     let (_, credits) = w.books();
     assert_eq!(credits, vec![ether(3) / U256::from(2), ether(1) / U256::from(2), U256::ZERO]);
     let partial = w.params(10, escrow);
     assert!(w.deposit(0, &partial, ether(2)).is_success());
     assert!(w.deposit(1, &partial, ether(1)).is_success());
-    let less = encode_balances(&[U256::ZERO, ether(1), U256::ZERO]);
+    let less = accounts(&[(z, z), (ether(1), ether(1)), (z, z)]);
     w.conclude(&partial, 1, &less);
     assert!(w.settle(&partial, &less).is_success());
     let (_, after) = w.books();
-    // Surplus 2 ETH: back to participant 0 (who deposited 2).
+    // Participant 0's 2 ETH were never counted: they come back to it.
     assert_eq!(after[0] - credits[0], ether(2));
     assert_eq!(after[1] - credits[1], ether(1));
+}
+
+/// The attack the accounting exists for: Alice's counted deposit is all spent (paid to Bob), then
+/// Bob deposits 5 ETH that Alice refuses to count, and the latest state is settled. Bob's
+/// uncounted deposit comes back to Bob, never to Alice, whose own deposit is spent.
+#[test]
+fn an_uncounted_deposit_goes_back_to_its_own_depositor() {
+    let mut w = World::new();
+    let escrow = w.escrow;
+    let params = w.params(21, escrow);
+    let z = U256::ZERO;
+    assert!(w.deposit(0, &params, ether(3)).is_success());
+    assert!(w.deposit(1, &params, ether(5)).is_success());
+    // Latest state: Alice counted 3 and paid all 3 to Bob; Bob's 5 ETH not counted.
+    let latest = accounts(&[(z, ether(3)), (ether(3), z), (z, z)]);
+    w.conclude(&params, 4, &latest);
+    assert!(w.settle(&params, &latest).is_success());
+    let (held, credits) = w.books();
+    assert_eq!(held, ether(8));
+    assert_eq!(credits, vec![z, ether(8), z], "Bob: 3 paid + his own 5 back; Alice: nothing");
+}
+
+/// While a dispute runs no state can count a deposit, so the escrow takes none.
+#[test]
+fn deposits_are_refused_while_a_dispute_runs() {
+    let mut w = World::new();
+    let escrow = w.escrow;
+    let params = w.params(31, escrow);
+    assert!(w.deposit(0, &params, ether(1)).is_success());
+    let id = w.domain().channel_id(&params);
+    let z = U256::ZERO;
+    let state = State { channelId: id, version: 1, data: accounts(&[(ether(1), ether(1)), (z, z), (z, z)]).into(), isFinal: false };
+    let digest = w.domain().state_digest(&state);
+    let sigs: Vec<u8> = w.keys.iter().flat_map(|k| signer::sign(k, &digest).to_compact()).collect();
+    let c = avocado_codec::Challenge { channelId: id, version: 1 };
+    let challenger = signer::sign(&w.keys[1], &w.domain().challenge_digest(&c));
+    let call = J::challengeCall {
+        params: params.clone(),
+        state,
+        sigs: sigs.into(),
+        challengerSig: challenger.to_compact().to_vec().into(),
+    }
+    .abi_encode();
+    let (judge, who) = (w.judge, w.who[1]);
+    assert!(w.send("challenge (judge)", who, judge, call, U256::ZERO).is_success());
+    let before = w.books();
+    refused::<E::ChannelInDispute>(&w.deposit(2, &params, ether(1)));
+    assert_eq!(w.books(), before, "nothing moved");
+    assert_eq!(w.view(E::depositedCall { channelId: id, participant: w.who[2] }), z);
 }

@@ -10,12 +10,18 @@ use avocado_client::chain::{ChainClient, TxReceipt};
 use avocado_client::message::{Envelope, Message, StateJson, SIGNATURE_HEADER};
 use avocado_client::pay::PaymentView;
 use avocado_client::process::NodeProcess;
-use avocado_codec::payment::encode_balances;
+use avocado_codec::payment::{encode_accounts, Account};
 use avocado_tests::nodes::{Net, NetOptions};
 use serde_json::json;
 
 fn milli(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(15u64))
+}
+
+/// The payment state with these balances and counted deposits.
+fn state_data(balances: [U256; 2], counted: [U256; 2]) -> Bytes {
+    let a: Vec<Account> = balances.iter().zip(counted).map(|(b, c)| Account { balance: *b, counted: c }).collect();
+    Bytes::from(encode_accounts(&a))
 }
 
 async fn view(node: &NodeProcess, id: alloy_primitives::B256) -> PaymentView {
@@ -64,13 +70,14 @@ async fn deposits_500_payments_close_and_withdrawals_conserve_every_wei() {
     let mut theft = expected;
     theft[0] += milli(50);
     theft[1] -= milli(50);
-    let err = nodes[0].api.update(id, Bytes::from(encode_balances(&theft)), false, Duration::from_secs(10)).await;
+    let counted = [milli(300), milli(200)];
+    let err = nodes[0].api.update(id, state_data(theft, counted), false, Duration::from_secs(10)).await;
     assert!(matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("takes")), "{err:?}");
     let base = nodes[1].api.channel(id).await.unwrap().latest.unwrap();
     let state = StateJson {
         channel_id: id,
         version: base.state.version + 1,
-        data: Bytes::from(encode_balances(&theft)),
+        data: state_data(theft, counted),
         is_final: false,
     };
     let envelope = Envelope::seal(keys[0].credential(), &chain.domain(), &Message::ProposeUpdate { state, base });
@@ -84,12 +91,19 @@ async fn deposits_500_payments_close_and_withdrawals_conserve_every_wei() {
     assert_eq!(resp.status().as_u16(), 422);
     let text = resp.text().await.unwrap();
     assert!(text.contains("only the proposer may pay"), "{text}");
-    // More than the escrow holds, even paid to oneself: refused.
+    // Counting more than the escrow holds, even paid to oneself: refused.
     let mut inflated = expected;
     inflated[0] += milli(1);
-    let err = nodes[0].api.update(id, Bytes::from(encode_balances(&inflated)), false, Duration::from_secs(10)).await;
+    let over = [counted[0] + milli(1), counted[1]];
+    let err = nodes[0].api.update(id, state_data(inflated, over), false, Duration::from_secs(10)).await;
     assert!(
         matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("escrow holds")),
+        "{err:?}"
+    );
+    // More balance than counted: refused.
+    let err = nodes[0].api.update(id, state_data(inflated, counted), false, Duration::from_secs(10)).await;
+    assert!(
+        matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("add up to")),
         "{err:?}"
     );
     let after = view(&nodes[0], id).await;
