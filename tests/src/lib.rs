@@ -3,9 +3,12 @@
 //! - [`judge_scenarios`]: the judge's rules as ABI-level scenarios, run by every judge harness
 //!   (native, WASM on the devnet host, JSON-RPC).
 //! - [`nodes`]: real `avocado node` processes over loopback on a chain running the real judge.
+//! - [`adversary`]: a dishonest participant with its own keys and peer server, for the tests that
+//!   try to rob an honest node.
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
 pub mod abi;
+pub mod adversary;
 pub mod judge_scenarios;
 pub mod nodes;
 pub mod revm_judge;
