@@ -186,7 +186,10 @@ impl Mallory {
                 other => return Err(Refusal { status: 200, message: format!("answered {other:?}") }),
             }
         }
-        let full = SignedState { state, signatures: sigs.into_iter().map(|s| s.expect("every signature")).collect() };
+        let Some(signatures) = sigs.into_iter().collect::<Option<Vec<_>>>() else {
+            return Err(Refusal { status: 0, message: "a participant was not asked (offline)".into() });
+        };
+        let full = SignedState { state, signatures };
         self.keep(&full);
         Ok(full)
     }

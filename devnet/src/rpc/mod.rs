@@ -127,6 +127,24 @@ pub async fn start_with(node: Node, addr: SocketAddr) -> std::io::Result<DevnetH
     Ok(DevnetHandle { addr, handle, shared })
 }
 
+/// Stack for executing transactions. A call from a Stylus program into the EVM and back recurses
+/// on the native stack (interpreter inside interpreter), deeper than a server's worker thread
+/// allows (2 MiB under tokio): execution runs on a thread of its own with room for it.
+const EXECUTION_STACK: usize = 256 << 20;
+
+/// Runs `f` (a transaction or a call) on a thread with [`EXECUTION_STACK`] bytes of stack.
+fn deep<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("devnet-exec".into())
+            .stack_size(EXECUTION_STACK)
+            .spawn_scoped(scope, f)
+            .expect("an execution thread starts")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::new(shared);
     let chain_id = |s: &Shared| s.node().chain.chain_id;
@@ -177,17 +195,18 @@ fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, jsonrpsee::cor
         let req: TransactionRequest = seq.next().map_err(bad)?;
         let _block: Option<BlockId> = seq.optional_next().map_err(bad)?;
         let overrides: Option<StateOverride> = seq.optional_next().map_err(bad)?;
-        s.node().call(&req, overrides.as_ref()).map_err(to_err).and_then(ok)
+        deep(|| s.node().call(&req, overrides.as_ref())).map_err(to_err).and_then(ok)
     })?;
     m.register_method("eth_estimateGas", |p: Params, s, _| -> R {
         let mut seq = p.sequence();
         let req: TransactionRequest = seq.next().map_err(bad)?;
-        s.node().estimate_gas(&req).map(U64::from).map_err(to_err).and_then(ok)
+        deep(|| s.node().estimate_gas(&req)).map(U64::from).map_err(to_err).and_then(ok)
     })?;
     m.register_method("eth_sendRawTransaction", |p: Params, s, _| -> R {
         let (raw,): (Bytes,) = p.parse().map_err(bad)?;
         let mut node = s.node();
-        let hash = node.send_raw(&raw).map_err(to_err)?;
+        let n: &mut Node = &mut node;
+        let hash = deep(|| n.send_raw(&raw)).map_err(to_err)?;
         let _ = s.blocks.send(NewBlock { number: node.block_number() });
         ok(hash)
     })?;
