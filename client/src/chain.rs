@@ -196,7 +196,7 @@ pub async fn follow_new_heads(ws_url: &str, mut on_head: impl FnMut(u64) -> bool
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                return Err(ChainError::Rpc(format!("{ws_url}: the block subscription closed")))
+                return Err(ChainError::Rpc(format!("{ws_url}: the block subscription closed")));
             }
         }
     }
@@ -294,7 +294,11 @@ const JUDGE_EVENTS: [B256; 4] = [
 /// why it cannot: a log without a position (pending), outside the range asked, or that does not
 /// decode as one of the judge's events makes the whole answer unusable, so the caller reads the
 /// range again rather than skip an event.
-fn order_and_decode(logs: &[alloy_rpc_types_eth::Log], from: u64, to: u64) -> Result<Vec<(u64, JudgeEvent)>, ChainError> {
+fn order_and_decode(
+    logs: &[alloy_rpc_types_eth::Log],
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, JudgeEvent)>, ChainError> {
     let mut out = Vec::with_capacity(logs.len());
     for log in logs {
         if log.removed {
@@ -403,9 +407,58 @@ impl ChainClient for AlloyChain {
 
     fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>> {
         Box::pin(async move {
-            let filter = Filter::new().address(self.judge).event_signature(JUDGE_EVENTS.to_vec()).from_block(from).to_block(to);
+            let filter =
+                Filter::new().address(self.judge).event_signature(JUDGE_EVENTS.to_vec()).from_block(from).to_block(to);
             let logs = self.provider.get_logs(&filter).await.map_err(rpc_error)?;
             order_and_decode(&logs, from, to)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Log as PrimitiveLog, LogData};
+
+    fn log(block: Option<u64>, index: Option<u64>, data: LogData) -> alloy_rpc_types_eth::Log {
+        alloy_rpc_types_eth::Log {
+            inner: PrimitiveLog { address: Address::repeat_byte(0xa0), data },
+            block_number: block,
+            log_index: index,
+            ..Default::default()
+        }
+    }
+
+    fn checkpointed(channel: u8, version: u64) -> LogData {
+        I::StateCheckpointed { channelId: B256::repeat_byte(channel), version, data: Bytes::new() }.encode_log_data()
+    }
+
+    /// Logs answered out of order come back in chain order; a log the watchtower cannot place or
+    /// decode fails the whole range instead of being skipped.
+    #[test]
+    fn logs_are_ordered_and_never_skipped() {
+        let logs = vec![
+            log(Some(5), Some(0), checkpointed(2, 7)),
+            log(Some(4), Some(3), checkpointed(1, 2)),
+            log(Some(4), Some(1), checkpointed(1, 1)),
+        ];
+        let events = order_and_decode(&logs, 4, 5).unwrap();
+        let versions: Vec<_> = events
+            .iter()
+            .map(|(b, e)| match e {
+                JudgeEvent::Checkpointed { version, .. } => (*b, *version),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(versions, vec![(4, 1), (4, 2), (5, 7)]);
+
+        let pending = vec![log(None, None, checkpointed(1, 1))];
+        assert!(matches!(order_and_decode(&pending, 4, 5), Err(ChainError::Rpc(m)) if m.contains("without block")));
+        let outside = vec![log(Some(9), Some(0), checkpointed(1, 1))];
+        assert!(matches!(order_and_decode(&outside, 4, 5), Err(ChainError::Rpc(m)) if m.contains("block 9")));
+        let mut garbled = checkpointed(1, 1);
+        garbled = LogData::new_unchecked(garbled.topics().to_vec(), Bytes::from_static(b"\x01"));
+        let garbled = vec![log(Some(4), Some(0), garbled)];
+        assert!(matches!(order_and_decode(&garbled, 4, 5), Err(ChainError::Rpc(m)) if m.contains("does not decode")));
     }
 }

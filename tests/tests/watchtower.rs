@@ -242,13 +242,11 @@ async fn stale_challenge_is_answered_through_lagging_reordered_logs() {
     net.wait_until(0, id, "answer recorded", |v| v.record.chain.version == 10).await;
     let seen = events.lock().unwrap().clone();
     assert!(
-        seen.iter().any(|e| matches!(e, Event::Chain { what, block: b, .. } if what == "challengeStarted" && *b == block)),
+        seen.iter()
+            .any(|e| matches!(e, Event::Chain { what, block: b, .. } if what == "challengeStarted" && *b == block)),
         "the dispute was read from the logs of block {block}: {seen:?}"
     );
-    assert!(
-        seen.iter().any(|e| matches!(e, Event::Answered { stale_version: 3, version: 10, .. })),
-        "{seen:?}"
-    );
+    assert!(seen.iter().any(|e| matches!(e, Event::Answered { stale_version: 3, version: 10, .. })), "{seen:?}");
     assert!(proxy.get_logs_calls() > 0);
     ends_with_latest(&net, id, 600).await;
     net.stop().await;
@@ -268,10 +266,7 @@ async fn stale_challenge_is_answered_by_the_status_reread_when_logs_never_come()
     assert!(proxy.get_logs_calls() > 0, "the node asked for logs and got none");
     net.wait_until(0, id, "answer recorded", |v| v.record.chain.version == 10).await;
     let seen = events.lock().unwrap().clone();
-    assert!(
-        seen.iter().any(|e| matches!(e, Event::Answered { stale_version: 3, version: 10, .. })),
-        "{seen:?}"
-    );
+    assert!(seen.iter().any(|e| matches!(e, Event::Answered { stale_version: 3, version: 10, .. })), "{seen:?}");
     ends_with_latest(&net, id, 40).await;
     net.stop().await;
 }

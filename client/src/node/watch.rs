@@ -448,7 +448,8 @@ impl Node {
         self.note_chain(id, |r| {
             r.chain.phase = status.phase;
             r.chain.finalizes_at = if status.phase == phase::OPEN { 0 } else { status.finalizes_at };
-            r.chain.version = if status.phase == phase::FINAL { status.version } else { r.chain.version.max(status.version) };
+            r.chain.version =
+                if status.phase == phase::FINAL { status.version } else { r.chain.version.max(status.version) };
             if status.phase == phase::FINAL {
                 r.status = ChannelStatus::Closed;
             }
@@ -507,7 +508,12 @@ impl Node {
     }
 
     /// Closes a channel whose dispute deadline passed, once the judge confirms it is final.
-    async fn notice_deadline(&self, chain: &dyn ChainClient, record: &ChannelRecord, head: &Head) -> Result<(), NodeError> {
+    async fn notice_deadline(
+        &self,
+        chain: &dyn ChainClient,
+        record: &ChannelRecord,
+        head: &Head,
+    ) -> Result<(), NodeError> {
         let c = record.chain;
         if c.phase != phase::CHALLENGE || head.timestamp < c.finalizes_at {
             return Ok(());
@@ -666,7 +672,12 @@ mod tests {
         fn judge(&self) -> Address {
             Address::repeat_byte(0xa0)
         }
-        fn transact(&self, _to: Address, calldata: Vec<u8>, _value: U256) -> BoxFuture<'_, Result<TxReceipt, ChainError>> {
+        fn transact(
+            &self,
+            _to: Address,
+            calldata: Vec<u8>,
+            _value: U256,
+        ) -> BoxFuture<'_, Result<TxReceipt, ChainError>> {
             let mut w = self.world();
             let call = I::checkpointCall::abi_decode(&calldata).expect("only checkpoints are sent");
             let (id, version) = (call.state.channelId, call.state.version);
@@ -764,8 +775,12 @@ mod tests {
     /// Adds an Open channel (open on chain at v0) whose latest fully signed state is `latest`.
     fn channel(s: &Setup, byte: u8, challenge_duration: u64, latest: u64) -> B256 {
         let id = B256::repeat_byte(byte);
-        let terms =
-            Terms { participants: vec![s.node.address()], nonce: byte as u64, challenge_duration, executive: Address::ZERO };
+        let terms = Terms {
+            participants: vec![s.node.address()],
+            nonce: byte as u64,
+            challenge_duration,
+            executive: Address::ZERO,
+        };
         s.node
             .store
             .put_channel(&ChannelRecord {
