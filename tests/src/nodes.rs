@@ -206,11 +206,22 @@ pub struct NetOptions {
     /// a deeper depth would only make the logs wait for unrelated transactions (the watchtower
     /// tests run the node's default with blocks produced meanwhile).
     pub confirmations: Option<u64>,
+    /// The watchtowers' poll interval (`--watch-every`).
+    pub watch_every: Duration,
+    /// More flags for every node.
+    pub extra: Vec<String>,
 }
 
 impl Default for NetOptions {
     fn default() -> Self {
-        Self { auto_accept: true, min_challenge: 30, escrow: false, confirmations: Some(0) }
+        Self {
+            auto_accept: true,
+            min_challenge: 30,
+            escrow: false,
+            confirmations: Some(0),
+            watch_every: Duration::from_millis(100),
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -242,8 +253,9 @@ impl Net {
                 "--min-challenge".into(),
                 format!("{}s", opts.min_challenge),
                 "--watch-every".into(),
-                "100ms".into(),
+                format!("{}ms", opts.watch_every.as_millis()),
             ];
+            extra.extend(opts.extra.iter().cloned());
             if opts.auto_accept {
                 extra.push("--auto-accept".into());
             }

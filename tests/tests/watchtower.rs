@@ -253,6 +253,36 @@ async fn stale_challenge_is_answered_through_lagging_reordered_logs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_new_block_on_the_websocket_starts_a_pass_before_the_next_poll() {
+    let chain = TestChain::start().await;
+    if !chain.can_travel() {
+        return; // blocks are sealed here every 250 ms; another chain may not announce any
+    }
+    let proxy = Proxy::start(&chain.rpc, Logs::LagAndReverse(2)).await;
+    let _miner = Miner::start(&chain);
+    // Polls a minute apart, dispute window 600 s (status re-read a minute apart): only a pass
+    // started by the block subscription can answer within seconds.
+    let ws = avocado_client::node::watch::ws_url_of(&chain.rpc).unwrap();
+    let opts = NetOptions {
+        confirmations: None,
+        watch_every: Duration::from_secs(60),
+        extra: vec!["--ws-url".into(), ws],
+        ..Default::default()
+    };
+    let mut net = Net::start_on(chain, "wt-ws", 2, opts, |i| (i == 0).then(|| proxy.url.clone())).await;
+    let (id, block, events, since) = stale_challenge(&mut net, 600).await;
+    let took = wait_answered(&net, id, since, WAIT).await;
+    assert!(took < Duration::from_secs(15), "answered in {took:?}");
+    let seen = events.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Chain { what, block: b, .. } if what == "challengeStarted" && *b == block)),
+        "the dispute was read from the logs of block {block}: {seen:?}"
+    );
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn stale_challenge_is_answered_by_the_status_reread_when_logs_never_come() {
     let chain = TestChain::start().await;
     let proxy = Proxy::start(&chain.rpc, Logs::Drop).await;

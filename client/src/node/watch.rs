@@ -212,14 +212,18 @@ impl Node {
         if let Some(url) = self.watch.config.ws_url.clone() {
             tokio::spawn(run_wakeups(Arc::downgrade(&self), url));
         }
+        // Passes started by new blocks are at least this far apart (a fast chain announces
+        // several blocks a second).
+        let floor = every.min(Duration::from_millis(250));
         loop {
+            let started = tokio::time::Instant::now();
             for e in self.watch_once(every).await {
                 tracing::warn!("watchtower: {e}");
                 self.emit(Event::WatchError { message: format!("watchtower: {e}") });
             }
             tokio::select! {
                 _ = tokio::time::sleep(every) => {}
-                _ = self.watch.wake.notified() => {}
+                _ = self.watch.wake.notified() => tokio::time::sleep_until(started + floor).await,
             }
         }
     }
