@@ -175,9 +175,9 @@ pub enum WatchError {
         /// What failed.
         source: NodeError,
     },
-    /// The store failed while the cursor was read or written.
-    #[error("the watchtower's cursor: {0}")]
-    Cursor(NodeError),
+    /// The store failed: the cursor or the channels could not be read or written.
+    #[error("the store: {0}")]
+    Store(NodeError),
 }
 
 /// Runs a read of the chain with [`RPC_TIMEOUT`].
@@ -264,7 +264,7 @@ impl Node {
         let records = match self.store.channels() {
             Ok(r) => r,
             Err(e) => {
-                errors.push(WatchError::Cursor(e.into()));
+                errors.push(WatchError::Store(e.into()));
                 return errors;
             }
         };
@@ -282,7 +282,7 @@ impl Node {
         let confirmations = self.watch.config.confirmations;
         let safe = head.number.saturating_sub(confirmations);
         let hash_of = |n: u64| timed("eth_getBlockByNumber", chain.block_hash(n));
-        let cursor_err = |e: crate::store::StoreError| WatchError::Cursor(e.into());
+        let cursor_err = |e: crate::store::StoreError| WatchError::Store(e.into());
         let mut cursor = match self.store.cursor().map_err(cursor_err)? {
             Some(c) => c,
             // First start: nothing of ours can be older than the node itself.
@@ -313,6 +313,8 @@ impl Node {
             }
             _ => {}
         }
+        // The lag is this pass's even if a read below fails.
+        self.note_progress(head, cursor.block, |_| {});
         let mut from = cursor.block + 1;
         let mut reads = 0;
         while from <= safe && reads < MAX_READS_PER_PASS {
@@ -331,7 +333,11 @@ impl Node {
                 Err(source) => return Err(logs_err(source)),
             };
             let after = hash_of(to).await.map_err(logs_err)?;
-            if before.is_none() || before != after {
+            if before.is_none() || after.is_none() {
+                let unknown = ChainError::Rpc(format!("the endpoint does not know block {to}, below its head"));
+                return Err(logs_err(unknown.into()));
+            }
+            if before != after {
                 return Err(WatchError::Reorged { block: to });
             }
             // Every event is processed even when one fails (they concern other channels), but
@@ -615,6 +621,9 @@ mod tests {
         reads: Vec<(u64, u64)>,
         /// Every checkpoint posted: `(channel, version)`.
         answers: Vec<(B256, u64)>,
+        /// The next `eth_getLogs` answers from the current chain, then the blocks it covered
+        /// are replaced, with a dispute of this channel at this version in the new fork.
+        reorg_during_read: Option<(B256, u64)>,
     }
 
     impl World {
@@ -734,6 +743,12 @@ mod tests {
             let mut logs: Vec<_> =
                 w.logs.iter().filter(|(b, _, _)| *b >= from && *b <= to.min(visible)).cloned().collect();
             logs.sort_by_key(|(b, i, _)| (*b, *i));
+            if let Some((channel, version)) = w.reorg_during_read.take() {
+                let head = w.head();
+                w.reorg(from, from);
+                w.challenge(channel, version);
+                w.mine(head - from);
+            }
             ready(Ok(logs.into_iter().map(|(b, _, e)| (b, e)).collect()))
         }
     }
@@ -899,6 +914,25 @@ mod tests {
         let w = s.chain.world();
         let cursor = s.node.store.cursor().unwrap().unwrap();
         assert_eq!(cursor.hash, Some(w.hashes[cursor.block as usize]), "the cursor holds the new fork's hash");
+    }
+
+    #[tokio::test]
+    async fn a_reorg_while_a_range_is_read_leaves_the_cursor_and_the_range_is_read_again() {
+        let s = setup("reorg-read", 2);
+        let id = channel(&s, 1, LONG, 5);
+        assert!(pass(&s).await.is_empty());
+        let cursor = s.node.store.cursor().unwrap().unwrap();
+        {
+            let mut w = s.chain.world();
+            w.mine(5);
+            w.reorg_during_read = Some((id, 2));
+        }
+        let errors = pass(&s).await;
+        assert!(matches!(errors.as_slice(), [WatchError::Reorged { .. }, WatchError::Behind { .. }]), "{errors:?}");
+        assert_eq!(s.node.store.cursor().unwrap().unwrap(), cursor, "the cursor did not move");
+        assert!(s.chain.world().answers.is_empty());
+        assert!(pass(&s).await.is_empty());
+        assert_eq!(s.chain.world().answers, vec![(id, 5)], "the new fork's dispute was read");
     }
 
     #[tokio::test]
