@@ -72,6 +72,8 @@ pub struct Head {
     pub number: u64,
     /// Block timestamp (seconds).
     pub timestamp: u64,
+    /// Block hash: the watchtower compares it with what it read before to notice a reorg.
+    pub hash: B256,
 }
 
 /// One event of the judge.
@@ -141,7 +143,15 @@ pub trait ChainClient: Send + Sync {
     fn status(&self, channel: B256) -> BoxFuture<'_, Result<ChannelStatusOnChain, ChainError>>;
     /// The latest block.
     fn head(&self) -> BoxFuture<'_, Result<Head, ChainError>>;
-    /// The judge's events in blocks `from..=to`, with their block numbers, in order.
+    /// The hash of block `number`, or `None` when the endpoint does not know that block (it is
+    /// above its head, or was dropped by a reorg). The watchtower keeps the hash of the last
+    /// block it read and compares it on the next pass: a mismatch is a reorg.
+    fn block_hash(&self, number: u64) -> BoxFuture<'_, Result<Option<B256>, ChainError>>;
+    /// The judge's events in blocks `from..=to`, with their block numbers, in chain order
+    /// (block, then position in the block) whatever order the endpoint answered in.
+    ///
+    /// An error, never a partial answer, when any of the judge's logs cannot be decoded: the
+    /// watchtower advances past a range only when it read every event in it.
     fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>>;
 }
 
@@ -157,6 +167,39 @@ pub fn describe_revert(data: &[u8]) -> String {
         return "reverted without a reason".into();
     }
     format!("reverted with data {}", alloy_primitives::hex::encode_prefixed(data))
+}
+
+/// Follows the chain's new blocks over a WebSocket subscription (`eth_subscribe` `newHeads`) and
+/// calls `on_head` with each block's number until it returns `false` (then `Ok`).
+///
+/// Meant only as a wake-up: a subscription can drop or skip blocks without notice, so what it
+/// says is never relied upon; the caller still reads the chain by polling. Returns an error when
+/// the endpoint cannot be reached, refuses the subscription, or closes it.
+pub async fn follow_new_heads(ws_url: &str, mut on_head: impl FnMut(u64) -> bool) -> Result<(), ChainError> {
+    use alloy_provider::WsConnect;
+    let provider = ProviderBuilder::new()
+        .connect_ws(WsConnect::new(ws_url))
+        .await
+        .map_err(|e| ChainError::Rpc(format!("{ws_url}: {e}")))?;
+    let mut sub = provider.subscribe_blocks().await.map_err(|e| ChainError::Rpc(format!("{ws_url}: {e}")))?;
+    loop {
+        match sub.recv().await {
+            Ok(header) => {
+                if !on_head(header.number) {
+                    return Ok(());
+                }
+            }
+            // Missed announcements do not matter: the next pass reads everything anyway.
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                if !on_head(0) {
+                    return Ok(());
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                return Err(ChainError::Rpc(format!("{ws_url}: the block subscription closed")));
+            }
+        }
+    }
 }
 
 fn rpc_error(e: alloy_provider::transport::TransportError) -> ChainError {
@@ -239,6 +282,47 @@ impl AlloyChain {
     }
 }
 
+/// The topics of the judge's four events: the only logs the watchtower asks for.
+const JUDGE_EVENTS: [B256; 4] = [
+    I::ChannelOpened::SIGNATURE_HASH,
+    I::StateCheckpointed::SIGNATURE_HASH,
+    I::ChallengeStarted::SIGNATURE_HASH,
+    I::ChannelConcluded::SIGNATURE_HASH,
+];
+
+/// Puts an `eth_getLogs` answer for `from..=to` in chain order and decodes every log, or says
+/// why it cannot: a log without a position (pending), outside the range asked, or that does not
+/// decode as one of the judge's events makes the whole answer unusable, so the caller reads the
+/// range again rather than skip an event.
+fn order_and_decode(
+    logs: &[alloy_rpc_types_eth::Log],
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, JudgeEvent)>, ChainError> {
+    let mut out = Vec::with_capacity(logs.len());
+    for log in logs {
+        if log.removed {
+            continue;
+        }
+        let (Some(block), Some(index)) = (log.block_number, log.log_index) else {
+            return Err(ChainError::Rpc(format!(
+                "eth_getLogs for blocks {from}..={to} returned a log without block number or index"
+            )));
+        };
+        if block < from || block > to {
+            return Err(ChainError::Rpc(format!(
+                "eth_getLogs for blocks {from}..={to} returned a log of block {block}"
+            )));
+        }
+        let event = decode_event(log).ok_or_else(|| {
+            ChainError::Rpc(format!("a log of the judge in block {block} (index {index}) does not decode"))
+        })?;
+        out.push((block, index, event));
+    }
+    out.sort_by_key(|(block, index, _)| (*block, *index));
+    Ok(out.into_iter().map(|(block, _, event)| (block, event)).collect())
+}
+
 fn decode_event(log: &alloy_rpc_types_eth::Log) -> Option<JudgeEvent> {
     let data = log.data();
     match data.topics().first().copied()? {
@@ -310,15 +394,71 @@ impl ChainClient for AlloyChain {
                 .await
                 .map_err(rpc_error)?
                 .ok_or_else(|| ChainError::Rpc("the node has no latest block".into()))?;
-            Ok(Head { number: block.header.number, timestamp: block.header.timestamp })
+            Ok(Head { number: block.header.number, timestamp: block.header.timestamp, hash: block.header.hash })
+        })
+    }
+
+    fn block_hash(&self, number: u64) -> BoxFuture<'_, Result<Option<B256>, ChainError>> {
+        Box::pin(async move {
+            let block = self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).await.map_err(rpc_error)?;
+            Ok(block.map(|b| b.header.hash))
         })
     }
 
     fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>> {
         Box::pin(async move {
-            let filter = Filter::new().address(self.judge).from_block(from).to_block(to);
+            let filter =
+                Filter::new().address(self.judge).event_signature(JUDGE_EVENTS.to_vec()).from_block(from).to_block(to);
             let logs = self.provider.get_logs(&filter).await.map_err(rpc_error)?;
-            Ok(logs.iter().filter_map(|l| Some((l.block_number.unwrap_or(from), decode_event(l)?))).collect())
+            order_and_decode(&logs, from, to)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Log as PrimitiveLog, LogData};
+
+    fn log(block: Option<u64>, index: Option<u64>, data: LogData) -> alloy_rpc_types_eth::Log {
+        alloy_rpc_types_eth::Log {
+            inner: PrimitiveLog { address: Address::repeat_byte(0xa0), data },
+            block_number: block,
+            log_index: index,
+            ..Default::default()
+        }
+    }
+
+    fn checkpointed(channel: u8, version: u64) -> LogData {
+        I::StateCheckpointed { channelId: B256::repeat_byte(channel), version, data: Bytes::new() }.encode_log_data()
+    }
+
+    /// Logs answered out of order come back in chain order; a log the watchtower cannot place or
+    /// decode fails the whole range instead of being skipped.
+    #[test]
+    fn logs_are_ordered_and_never_skipped() {
+        let logs = vec![
+            log(Some(5), Some(0), checkpointed(2, 7)),
+            log(Some(4), Some(3), checkpointed(1, 2)),
+            log(Some(4), Some(1), checkpointed(1, 1)),
+        ];
+        let events = order_and_decode(&logs, 4, 5).unwrap();
+        let versions: Vec<_> = events
+            .iter()
+            .map(|(b, e)| match e {
+                JudgeEvent::Checkpointed { version, .. } => (*b, *version),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(versions, vec![(4, 1), (4, 2), (5, 7)]);
+
+        let pending = vec![log(None, None, checkpointed(1, 1))];
+        assert!(matches!(order_and_decode(&pending, 4, 5), Err(ChainError::Rpc(m)) if m.contains("without block")));
+        let outside = vec![log(Some(9), Some(0), checkpointed(1, 1))];
+        assert!(matches!(order_and_decode(&outside, 4, 5), Err(ChainError::Rpc(m)) if m.contains("block 9")));
+        let mut garbled = checkpointed(1, 1);
+        garbled = LogData::new_unchecked(garbled.topics().to_vec(), Bytes::from_static(b"\x01"));
+        let garbled = vec![log(Some(4), Some(0), garbled)];
+        assert!(matches!(order_and_decode(&garbled, 4, 5), Err(ChainError::Rpc(m)) if m.contains("does not decode")));
     }
 }

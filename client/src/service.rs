@@ -19,6 +19,7 @@ use avocado_codec::Domain;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{AlloyChain, ChainClient};
+use crate::node::watch::WatchConfig;
 use crate::node::{app, peer, Node, NodeConfig, Policy};
 use crate::store::RedbStore;
 
@@ -44,6 +45,8 @@ pub struct NodeOptions {
     pub policy: Policy,
     /// Watchtower poll interval.
     pub watch_every: Duration,
+    /// How the watchtower reads the chain (confirmation depth, block subscription).
+    pub watch: WatchConfig,
     /// How long proposals retry an unreachable peer.
     pub peer_timeout: Duration,
     /// The payment escrow, if this node runs payment channels.
@@ -131,6 +134,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         policy: opts.policy.clone(),
         peer_timeout: opts.peer_timeout,
         escrow: opts.escrow,
+        watch: opts.watch.clone(),
     };
     let node = Node::new(config, Arc::new(store), chain);
     let token = app_token(&opts.data_dir)?;

@@ -39,6 +39,8 @@ const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 const FINALS: TableDefinition<[u8; 32], u64> = TableDefinition::new("finals");
 /// small counters: the chain watcher's last block.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// hashes beside the counters: the hash of the chain watcher's last block (a reorg check).
+const META_HASHES: TableDefinition<&str, [u8; 32]> = TableDefinition::new("meta_hashes");
 
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +143,16 @@ pub struct Outgoing {
     pub envelope: Envelope,
 }
 
+/// How far the watchtower has read the judge's logs: every event up to `block` was processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    /// The last block whose events were all processed.
+    pub block: u64,
+    /// That block's hash when it was read; `None` in a store written before hashes were kept.
+    /// A different hash at that height later means the chain reorganised under the cursor.
+    pub hash: Option<B256>,
+}
+
 /// What a participant's node remembers.
 pub trait Store: Send + Sync {
     /// Records that this node signs `digest` as `version` of `channel` (a final state when
@@ -179,10 +191,11 @@ pub trait Store: Send + Sync {
     fn outbox(&self) -> Result<Vec<(u64, Outgoing)>, StoreError>;
     /// Forgets a delivered message.
     fn delivered(&self, seq: u64) -> Result<(), StoreError>;
-    /// The last block the chain watcher processed.
-    fn cursor(&self) -> Result<Option<u64>, StoreError>;
-    /// Records the last block the chain watcher processed.
-    fn set_cursor(&self, block: u64) -> Result<(), StoreError>;
+    /// How far the chain watcher has processed the judge's logs (none before its first pass).
+    fn cursor(&self) -> Result<Option<Cursor>, StoreError>;
+    /// Records how far the chain watcher has processed the judge's logs: the block and its
+    /// hash, in one durable commit (a cursor with the hash of another block would hide a reorg).
+    fn set_cursor(&self, cursor: Cursor) -> Result<(), StoreError>;
 }
 
 /// A [`Store`] in a redb file.
@@ -201,6 +214,7 @@ impl RedbStore {
         txn.open_table(OUTBOX).map_err(db_err)?;
         txn.open_table(META).map_err(db_err)?;
         txn.open_table(FINALS).map_err(db_err)?;
+        txn.open_table(META_HASHES).map_err(db_err)?;
         txn.commit().map_err(db_err)?;
         Ok(Self { db })
     }
@@ -378,15 +392,26 @@ impl Store for RedbStore {
         txn.commit().map_err(db_err)
     }
 
-    fn cursor(&self) -> Result<Option<u64>, StoreError> {
+    fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let table = txn.open_table(META).map_err(db_err)?;
-        Ok(table.get("cursor").map_err(db_err)?.map(|v| v.value()))
+        let Some(block) = txn.open_table(META).map_err(db_err)?.get("cursor").map_err(db_err)?.map(|v| v.value())
+        else {
+            return Ok(None);
+        };
+        let hash = txn.open_table(META_HASHES).map_err(db_err)?.get("cursor").map_err(db_err)?.map(|v| v.value());
+        Ok(Some(Cursor { block, hash: hash.map(B256::from) }))
     }
 
-    fn set_cursor(&self, block: u64) -> Result<(), StoreError> {
+    fn set_cursor(&self, cursor: Cursor) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
-        txn.open_table(META).map_err(db_err)?.insert("cursor", block).map_err(db_err)?;
+        txn.open_table(META).map_err(db_err)?.insert("cursor", cursor.block).map_err(db_err)?;
+        {
+            let mut hashes = txn.open_table(META_HASHES).map_err(db_err)?;
+            match cursor.hash {
+                Some(h) => hashes.insert("cursor", h.0).map(|_| ()).map_err(db_err)?,
+                None => hashes.remove("cursor").map(|_| ()).map_err(db_err)?,
+            }
+        }
         txn.commit().map_err(db_err)
     }
 }
@@ -464,6 +489,23 @@ mod tests {
         // Other channels are not affected.
         s.record_signature(B256::repeat_byte(8), 3, B256::repeat_byte(3), false).unwrap();
         assert_eq!(s.final_signed(B256::repeat_byte(8)).unwrap(), None);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn cursor_keeps_its_block_hash_across_reopening() {
+        let d = dir();
+        let path = d.join("node.redb");
+        {
+            let s = RedbStore::open(&path).unwrap();
+            assert_eq!(s.cursor().unwrap(), None);
+            s.set_cursor(Cursor { block: 9, hash: Some(B256::repeat_byte(9)) }).unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.cursor().unwrap(), Some(Cursor { block: 9, hash: Some(B256::repeat_byte(9)) }));
+        // A cursor without a hash never keeps the previous block's hash.
+        s.set_cursor(Cursor { block: 4, hash: None }).unwrap();
+        assert_eq!(s.cursor().unwrap(), Some(Cursor { block: 4, hash: None }));
         let _ = std::fs::remove_dir_all(d);
     }
 

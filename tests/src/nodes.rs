@@ -201,18 +201,45 @@ pub struct NetOptions {
     pub min_challenge: u64,
     /// Deploy the payment escrow too, and start the nodes with it.
     pub escrow: bool,
+    /// The watchtowers' confirmation depth (`--confirmations`); `None` keeps the node's default.
+    /// 0 by default here: the devnet seals one block per transaction and never reorganises, so
+    /// a deeper depth would only make the logs wait for unrelated transactions (the watchtower
+    /// tests run the node's default with blocks produced meanwhile).
+    pub confirmations: Option<u64>,
+    /// The watchtowers' poll interval (`--watch-every`).
+    pub watch_every: Duration,
+    /// More flags for every node.
+    pub extra: Vec<String>,
 }
 
 impl Default for NetOptions {
     fn default() -> Self {
-        Self { auto_accept: true, min_challenge: 30, escrow: false }
+        Self {
+            auto_accept: true,
+            min_challenge: 30,
+            escrow: false,
+            confirmations: Some(0),
+            watch_every: Duration::from_millis(100),
+            extra: Vec::new(),
+        }
     }
 }
 
 impl Net {
     /// Starts a chain and `n` nodes.
     pub async fn start(name: &str, n: usize, opts: NetOptions) -> Self {
-        let chain = TestChain::start().await;
+        Self::start_on(TestChain::start().await, name, n, opts, |_| None).await
+    }
+
+    /// Starts `n` nodes on `chain`; participant `i` talks to the chain through `rpc_of(i)` when
+    /// it gives a URL (e.g. a proxy that misbehaves), through the chain's own endpoint otherwise.
+    pub async fn start_on(
+        chain: TestChain,
+        name: &str,
+        n: usize,
+        opts: NetOptions,
+        rpc_of: impl Fn(usize) -> Option<String>,
+    ) -> Self {
         let escrow = match opts.escrow {
             true => Some(chain.deploy("escrow").await),
             false => None,
@@ -226,19 +253,23 @@ impl Net {
                 "--min-challenge".into(),
                 format!("{}s", opts.min_challenge),
                 "--watch-every".into(),
-                "100ms".into(),
+                format!("{}ms", opts.watch_every.as_millis()),
             ];
+            extra.extend(opts.extra.iter().cloned());
             if opts.auto_accept {
                 extra.push("--auto-accept".into());
             }
             if let Some(e) = escrow {
                 extra.extend(["--escrow".into(), e.to_string()]);
             }
+            if let Some(c) = opts.confirmations {
+                extra.extend(["--confirmations".into(), c.to_string()]);
+            }
             let spec = NodeSpec {
                 exe: avocado_exe(),
                 data_dir: folder.0.join(format!("p{i}")),
                 private_key: alloy_primitives::hex::encode(key.to_bytes()),
-                rpc_url: Some(chain.rpc.clone()),
+                rpc_url: Some(rpc_of(i).unwrap_or_else(|| chain.rpc.clone())),
                 judge: chain.judge,
                 extra,
                 peer_port: 0,

@@ -79,6 +79,10 @@ async fn a_channel_from_the_command_line() {
                 "60s".into(),
                 "--watch-every".into(),
                 "100ms".into(),
+                // The devnet seals a block per transaction only: at a deeper depth the logs of
+                // the last transaction would wait for the next one.
+                "--confirmations".into(),
+                "0".into(),
                 "--escrow".into(),
                 escrow.to_string(),
             ],

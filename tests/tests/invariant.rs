@@ -27,6 +27,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use avocado_client::chain::{AlloyChain, ChainClient};
 use avocado_client::message::Terms;
+use avocado_client::node::watch::WatchConfig;
 use avocado_client::node::{peer, Node, NodeConfig, Outcome, Policy};
 use avocado_client::signed::SignedState;
 use avocado_client::store::RedbStore;
@@ -110,6 +111,8 @@ impl Honest {
             policy: Policy { min_challenge_duration: 60, auto_accept: true },
             peer_timeout: Duration::from_millis(300),
             escrow: Some(escrow),
+            // The devnet seals a block per transaction: logs are read up to the head.
+            watch: WatchConfig { confirmations: 0, ws_url: None },
         };
         let node = Node::new(config, Arc::new(store), Some(Arc::new(client)));
         let router = peer::router(node.clone());

@@ -8,7 +8,7 @@
 //!
 //! | method and path | does |
 //! |---|---|
-//! | `GET /v1/node` | the node's address, chain, judge, peer URL |
+//! | `GET /v1/node` | the node's address, chain, judge, peer URL, and where the watchtower stands (`lag` in blocks) |
 //! | `GET /v1/channels`, `GET /v1/channels/{id}` | channels and their latest fully signed state |
 //! | `POST /v1/channels` | proposes a channel (and opens it on chain once signed) |
 //! | `POST /v1/channels/{id}/accept`, `/reject` | decides a proposed channel |
@@ -211,6 +211,8 @@ async fn info(State(node): State<Arc<Node>>) -> Response {
         "judge": node.domain().judge,
         "peerUrl": node.peer_url(),
         "chain": node.chain().is_some(),
+        // How far behind the head the watchtower reads the judge's logs (`lag`, in blocks).
+        "watchtower": node.chain().is_some().then(|| node.watch_status()),
     }))
     .into_response()
 }

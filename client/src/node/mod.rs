@@ -78,6 +78,8 @@ pub struct NodeConfig {
     pub peer_timeout: Duration,
     /// The payment escrow: channels naming it as executive follow the payment rules.
     pub escrow: Option<Address>,
+    /// How the watchtower reads the chain.
+    pub watch: watch::WatchConfig,
 }
 
 /// Something that happened, for the app API's event stream.
@@ -261,6 +263,8 @@ pub struct Node {
     outbox_wake: Notify,
     /// When this node first saw each running dispute (the watchtower's stagger).
     disputes_seen: std::sync::Mutex<HashMap<B256, std::time::Instant>>,
+    /// The watchtower's settings and what it keeps between passes.
+    watch: watch::WatchState,
     /// This node, for the tasks it spawns.
     this: std::sync::Weak<Node>,
 }
@@ -309,6 +313,7 @@ impl Node {
             peers: peer::PeerClient::new(),
             outbox_wake: Notify::new(),
             disputes_seen: Default::default(),
+            watch: watch::WatchState::new(config.watch),
         })
     }
 

@@ -108,6 +108,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 format!("{}s", args.challenge.as_secs()),
                 "--watch-every".into(),
                 "200ms".into(),
+                // The embedded devnet seals one block per transaction and never reorganises.
+                "--confirmations".into(),
+                "0".into(),
                 "--escrow".into(),
                 e.address.to_string(),
             ],

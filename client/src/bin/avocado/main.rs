@@ -159,6 +159,16 @@ pub struct NodeArgs {
     /// How often the watchtower reads the chain.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     watch_every: Duration,
+    /// The watchtower reads the judge's logs up to this many blocks below the head (blocks that
+    /// recent may still be reorganised, and some endpoints serve logs late); 0 reads up to the
+    /// head. Disputes are also seen by re-reading the judge's status on a schedule.
+    #[arg(long, default_value_t = avocado_client::node::watch::DEFAULT_CONFIRMATIONS)]
+    confirmations: u64,
+    /// A WebSocket endpoint (ws:// or wss://) announcing new blocks, so the watchtower reacts at
+    /// once instead of at its next poll; `auto` derives it from --rpc-url. Polling continues
+    /// either way.
+    #[arg(long, env = "AVOCADO_WS_URL")]
+    ws_url: Option<String>,
     /// How long a proposal retries an unreachable peer.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     peer_timeout: Duration,
@@ -292,6 +302,14 @@ async fn node(args: NodeArgs) -> Result<()> {
     if args.rpc_url.is_none() && args.chain_id.is_none() {
         bail!("give --rpc-url (or, to run off chain, --chain-id)");
     }
+    let ws_url = match (args.ws_url.as_deref(), args.rpc_url.as_deref()) {
+        (Some("auto"), Some(rpc)) => Some(
+            avocado_client::node::watch::ws_url_of(rpc)
+                .with_context(|| format!("--ws-url auto: {rpc} is not an http(s) URL"))?,
+        ),
+        (Some("auto"), None) => bail!("--ws-url auto needs --rpc-url"),
+        (url, _) => url.map(str::to_string),
+    };
     let opts = service::NodeOptions {
         data_dir: args.data_dir,
         signer,
@@ -303,6 +321,7 @@ async fn node(args: NodeArgs) -> Result<()> {
         app_listen: args.app_listen,
         policy: Policy { min_challenge_duration: args.min_challenge.as_secs(), auto_accept: args.auto_accept },
         watch_every: args.watch_every,
+        watch: avocado_client::node::watch::WatchConfig { confirmations: args.confirmations, ws_url },
         peer_timeout: args.peer_timeout,
         escrow: args.escrow,
     };
