@@ -201,11 +201,15 @@ pub struct NetOptions {
     pub min_challenge: u64,
     /// Deploy the payment escrow too, and start the nodes with it.
     pub escrow: bool,
+    /// Per node, further `avocado node` flags (nodes beyond the list get none).
+    pub extra: Vec<Vec<String>>,
+    /// Per node, its open-files limit, soft and hard (nodes beyond the list inherit the test's).
+    pub nofile_limit: Vec<Option<u64>>,
 }
 
 impl Default for NetOptions {
     fn default() -> Self {
-        Self { auto_accept: true, min_challenge: 30, escrow: false }
+        Self { auto_accept: true, min_challenge: 30, escrow: false, extra: Vec::new(), nofile_limit: Vec::new() }
     }
 }
 
@@ -234,6 +238,7 @@ impl Net {
             if let Some(e) = escrow {
                 extra.extend(["--escrow".into(), e.to_string()]);
             }
+            extra.extend(opts.extra.get(i).cloned().unwrap_or_default());
             let spec = NodeSpec {
                 exe: avocado_exe(),
                 data_dir: folder.0.join(format!("p{i}")),
@@ -243,6 +248,7 @@ impl Net {
                 extra,
                 peer_port: 0,
                 app_port: 0,
+                nofile_limit: opts.nofile_limit.get(i).copied().flatten(),
             };
             nodes.push(NodeProcess::spawn(spec).await.expect("the node starts"));
             keys.push(key);
