@@ -95,6 +95,7 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
                 lim.rlim_cur = lim.rlim_max;
             }
         }
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every Unix
         Ok(lim.rlim_cur as u64)
     }
     #[cfg(not(unix))]

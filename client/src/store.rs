@@ -431,9 +431,10 @@ mod tests {
             Ok(r) => assert_eq!(r.created_at, 0),
             Err(e) => panic!("an old record no longer reads: {e}"),
         }
-        let out: Outgoing =
-            serde_json::from_value(serde_json::json!({"url": "http://a", "envelope": {"body": "e30=", "signature": "0x"}}))
-                .unwrap_or_else(|e| panic!("an old queued message no longer reads: {e}"));
+        let out: Outgoing = serde_json::from_value(
+            serde_json::json!({"url": "http://a", "envelope": {"body": "e30=", "signature": "0x"}}),
+        )
+        .unwrap_or_else(|e| panic!("an old queued message no longer reads: {e}"));
         assert_eq!(out.enqueued_at, 0);
     }
 

@@ -1132,9 +1132,7 @@ impl Node {
     fn worth_syncing(&self, r: &ChannelRecord) -> bool {
         match r.status {
             ChannelStatus::Open => true,
-            ChannelStatus::Proposed => {
-                r.proposer == r.me || self.store.signed_digest(r.id, 0).ok().flatten().is_some()
-            }
+            ChannelStatus::Proposed => r.proposer == r.me || self.store.signed_digest(r.id, 0).ok().flatten().is_some(),
             ChannelStatus::Rejected | ChannelStatus::Closed => false,
         }
     }

@@ -78,8 +78,7 @@ impl KeyArgs {
     }
 
     fn load(&self) -> Result<PrivateKeySigner> {
-        let uses_keystore =
-            self.private_key.is_none() && (self.keystore.is_some() || self.account.is_some());
+        let uses_keystore = self.private_key.is_none() && (self.keystore.is_some() || self.account.is_some());
         let password = match uses_keystore && self.password_file.is_none() && !self.unsafe_empty_password {
             true => keys::prompt_existing()?,
             false => None,
