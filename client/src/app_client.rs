@@ -83,7 +83,13 @@ pub struct AppClient {
 impl AppClient {
     /// A client of the API at `url` with `token`.
     pub fn new(url: &str, token: &str) -> Self {
-        let http = reqwest::Client::builder().tcp_nodelay(true).build().expect("an HTTP client builds");
+        // Pooled connections are dropped before the node closes them as idle (its app listener's
+        // header timeout, 30 s).
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(std::time::Duration::from_secs(20))
+            .build()
+            .expect("an HTTP client builds");
         Self { url: url.trim_end_matches('/').to_string(), token: token.to_string(), http }
     }
 

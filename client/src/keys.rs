@@ -5,6 +5,13 @@
 //! node's process, loaded from one of three sources, in this order of precedence — a raw private
 //! key (`--private-key`, meant for development), a keystore file with its password file, or a
 //! named keystore in the keystore folder.
+//!
+//! At rest, keys are protected by their password and by the file system: keystores are written
+//! mode 0600 in a folder of mode 0700 (an existing folder's mode is tightened when a key is
+//! written to it). A password is never empty unless asked for explicitly
+//! (`--unsafe-empty-password`): it is typed at a hidden prompt when standard input is a
+//! terminal (twice for a new keystore), and otherwise comes from a password file
+//! (`--password-file`, `ETH_PASSWORD`) — without one, the command says so and stops.
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +44,21 @@ pub enum KeyError {
     /// The keystore folder could not be read or written.
     #[error("keystore folder {0}: {1}")]
     Folder(PathBuf, std::io::Error),
+    /// No password source, and no terminal to ask on.
+    #[error(
+        "no password given: pass --password-file (or set ETH_PASSWORD to a password file), run on a terminal to type \
+         it, or pass --unsafe-empty-password for a keystore without a password"
+    )]
+    NoPassword,
+    /// The password is empty and an empty one was not asked for.
+    #[error("the password is empty: choose one, or pass --unsafe-empty-password to store the key without a password")]
+    EmptyPassword,
+    /// The two passwords typed differ.
+    #[error("the passwords typed do not match")]
+    Mismatch,
+    /// The terminal could not be read.
+    #[error("cannot read the password from the terminal: {0}")]
+    Prompt(std::io::Error),
 }
 
 /// Where the key comes from.
@@ -54,6 +76,8 @@ pub struct KeySource {
     pub password_file: Option<PathBuf>,
     /// The password itself.
     pub password: Option<String>,
+    /// Open the keystore with an empty password when no password is given (rather than refuse).
+    pub unsafe_empty_password: bool,
 }
 
 /// The default keystore folder: `$HOME/.avocado/keystores`.
@@ -78,7 +102,8 @@ impl KeySource {
         match (&self.password, &self.password_file) {
             (Some(p), _) => Ok(p.clone()),
             (None, Some(f)) => read_password(f),
-            (None, None) => Ok(String::new()),
+            (None, None) if self.unsafe_empty_password => Ok(String::new()),
+            (None, None) => Err(KeyError::NoPassword),
         }
     }
 
@@ -98,16 +123,90 @@ impl KeySource {
     }
 }
 
-/// Writes `signer`'s key to `dir/name`, encrypted with `password`. Refuses to overwrite.
-pub fn store(dir: &Path, name: &str, signer: &PrivateKeySigner, password: &str) -> Result<PathBuf, KeyError> {
-    std::fs::create_dir_all(dir).map_err(|e| KeyError::Folder(dir.into(), e))?;
-    let path = dir.join(name);
-    if path.exists() {
+/// Where a new keystore's password comes from.
+#[derive(Clone, Debug, Default)]
+pub struct NewPassword {
+    /// A file whose first line is the password.
+    pub file: Option<PathBuf>,
+    /// Accept an empty password (asked for explicitly).
+    pub unsafe_empty: bool,
+}
+
+impl NewPassword {
+    /// The password: from the file, else typed twice at a hidden prompt when standard input is
+    /// a terminal, else refused. Empty only when `unsafe_empty`.
+    pub fn obtain(&self) -> Result<String, KeyError> {
+        use std::io::IsTerminal;
+        let password = match &self.file {
+            Some(f) => read_password(f)?,
+            None if self.unsafe_empty => String::new(),
+            None if std::io::stdin().is_terminal() => {
+                let first = rpassword::prompt_password("New keystore password: ").map_err(KeyError::Prompt)?;
+                let again = rpassword::prompt_password("Again: ").map_err(KeyError::Prompt)?;
+                if first != again {
+                    return Err(KeyError::Mismatch);
+                }
+                first
+            }
+            None => return Err(KeyError::NoPassword),
+        };
+        if password.is_empty() && !self.unsafe_empty {
+            return Err(KeyError::EmptyPassword);
+        }
+        Ok(password)
+    }
+}
+
+/// Asks for an existing keystore's password at a hidden prompt, when standard input is a
+/// terminal; `None` otherwise.
+pub fn prompt_existing() -> Result<Option<String>, KeyError> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    rpassword::prompt_password("Keystore password: ").map(Some).map_err(KeyError::Prompt)
+}
+
+/// Creates `dir` if needed and makes it private (0700): a keystore's file name is its account,
+/// and nobody else needs to list or read them.
+pub fn private_folder(dir: &Path) -> Result<(), KeyError> {
+    let folder = |e| KeyError::Folder(dir.into(), e);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(folder)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(folder)?;
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(folder)?;
+    Ok(())
+}
+
+/// Refuses a keystore name that is taken in `dir` (checked before a password is asked for).
+pub fn check_free(dir: &Path, name: &str) -> Result<(), KeyError> {
+    if dir.join(name).exists() {
         return Err(KeyError::Exists(name.into(), dir.into()));
     }
+    Ok(())
+}
+
+/// Writes `signer`'s key to `dir/name` (mode 0600, in a 0700 folder), encrypted with
+/// `password`. Refuses to overwrite.
+pub fn store(dir: &Path, name: &str, signer: &PrivateKeySigner, password: &str) -> Result<PathBuf, KeyError> {
+    private_folder(dir)?;
+    let path = dir.join(name);
+    check_free(dir, name)?;
     let mut rng = rand::thread_rng();
+    // The folder is private before the file exists, so the file is never readable by others
+    // even before its own mode is set.
     PrivateKeySigner::encrypt_keystore(dir, &mut rng, signer.to_bytes(), password, Some(name))
         .map_err(|e| KeyError::Keystore { path: path.clone(), reason: e.to_string() })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| KeyError::Keystore { path: path.clone(), reason: e.to_string() })?;
+    }
     Ok(path)
 }
 
@@ -188,6 +287,38 @@ mod tests {
         assert!(matches!(parse_private_key("0x1234"), Err(KeyError::BadPrivateKey)));
         assert!(matches!(parse_private_key(&format!("{}", B256::ZERO)), Err(KeyError::BadPrivateKey)));
         assert!(matches!(KeySource::default().load(), Err(KeyError::Missing)));
+        let no_password = KeySource { account: Some("bob".into()), keystore_dir: d.clone(), ..Default::default() };
+        assert!(matches!(no_password.load(), Err(KeyError::NoPassword)));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// Keystores are 0600 in a 0700 folder, even a folder that was open before.
+    #[cfg(unix)]
+    #[test]
+    fn keystores_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("modes");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = store(&d, "carol", &PrivateKeySigner::random(), "pw").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&d), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// A new password is never empty unless asked for; without a file or terminal, it is refused.
+    #[test]
+    fn new_passwords_are_not_empty_unless_asked() {
+        let d = dir("newpw");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("empty"), "\n").unwrap();
+        std::fs::write(d.join("pw"), "s3cret\n").unwrap();
+        let from = |f: &str, unsafe_empty| NewPassword { file: Some(d.join(f)), unsafe_empty }.obtain();
+        assert!(matches!(from("empty", false), Err(KeyError::EmptyPassword)));
+        assert_eq!(from("empty", true).unwrap(), "");
+        assert_eq!(from("pw", false).unwrap(), "s3cret");
+        assert_eq!(NewPassword { file: None, unsafe_empty: true }.obtain().unwrap(), "");
         let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -8,6 +8,7 @@ pub mod message;
 pub mod node;
 pub mod pay;
 pub mod process;
+pub mod serve;
 pub mod service;
 pub mod signed;
 pub mod store;

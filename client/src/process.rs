@@ -30,6 +30,9 @@ pub struct NodeSpec {
     pub peer_port: u16,
     /// App API port (likewise).
     pub app_port: u16,
+    /// The open-files limit (soft and hard) the process starts with; `None` inherits this
+    /// process's. Tests use it to flood a node past its limit.
+    pub nofile_limit: Option<u64>,
 }
 
 /// A running node process.
@@ -77,6 +80,20 @@ impl NodeProcess {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        #[cfg(unix)]
+        if let Some(limit) = spec.nofile_limit {
+            use std::os::unix::process::CommandExt;
+            let lim = libc::rlimit { rlim_cur: limit as libc::rlim_t, rlim_max: limit as libc::rlim_t };
+            // SAFETY: between fork and exec, only setrlimit (async-signal-safe) runs.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().with_context(|| format!("cannot start {}", spec.exe.display()))?;
         let started = Instant::now();
         loop {

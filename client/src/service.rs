@@ -1,8 +1,8 @@
 //! Wires a node together and runs it: store, chain adapter, peer API, app API, outbox,
 //! watchtower. The one place where the components meet.
 //!
-//! A node's data folder holds:
-//! - `node.redb` — the store;
+//! A node's data folder (mode 0700: it holds what the node signed and its API token) holds:
+//! - `node.redb` — the store (mode 0600);
 //! - `app.token` — the app API's bearer token (mode 0600, created once);
 //! - `node.json` — where the running node listens (`appUrl`, `peerUrl`) and its address, written
 //!   once both listeners are bound, so tools find a node started on port 0.
@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::{AlloyChain, ChainClient};
 use crate::node::watch::WatchConfig;
-use crate::node::{app, peer, Node, NodeConfig, Policy};
+use crate::node::{app, peer, Bounds, Node, NodeConfig, Policy};
+use crate::serve::{self, ServeLimits};
 use crate::store::RedbStore;
 
 /// How to run a node.
@@ -51,6 +52,11 @@ pub struct NodeOptions {
     pub peer_timeout: Duration,
     /// The payment escrow, if this node runs payment channels.
     pub escrow: Option<Address>,
+    /// The peer listener's caps and timeouts (the total cap is lowered to half the descriptor
+    /// limit when above it).
+    pub peer_limits: ServeLimits,
+    /// What the node takes from strangers and queues for peers.
+    pub bounds: Bounds,
 }
 
 /// `node.json`: where a running node listens.
@@ -74,6 +80,19 @@ pub fn app_token(dir: &Path) -> Result<String> {
     let token = alloy_primitives::hex::encode(rand::random::<[u8; 32]>());
     write_private(&path, token.as_bytes())?;
     Ok(token)
+}
+
+/// Sets `path`'s permission bits (Unix; elsewhere nothing to do).
+pub fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -107,8 +126,28 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     }
     std::fs::create_dir_all(&opts.data_dir)
         .with_context(|| format!("cannot create data folder {}", opts.data_dir.display()))?;
-    let store = RedbStore::open(&opts.data_dir.join("node.redb"))
+    // What the node signed, its token and its keys' use are nobody else's business.
+    set_mode(&opts.data_dir, 0o700)?;
+    let fd_limit = serve::raise_fd_limit().context("cannot read the open-files limit")?;
+    let (peer_limits, lowered) = serve::fit_caps(opts.peer_limits.clone(), fd_limit)?;
+    if lowered {
+        tracing::warn!(
+            fd_limit,
+            asked = opts.peer_limits.max_connections,
+            cap = peer_limits.max_connections,
+            "peer connection cap lowered to half the open-files limit"
+        );
+    }
+    tracing::info!(
+        fd_limit,
+        max_peer_connections = peer_limits.max_connections,
+        max_peer_connections_per_ip = peer_limits.max_per_ip,
+        "open-files limit"
+    );
+    let store_path = opts.data_dir.join("node.redb");
+    let store = RedbStore::open(&store_path)
         .with_context(|| format!("cannot open the store in {} (is another node using it?)", opts.data_dir.display()))?;
+    set_mode(&store_path, 0o600)?;
     let key = opts.signer.credential().clone();
     let (chain, chain_id): (Option<Arc<dyn ChainClient>>, u64) = match &opts.rpc_url {
         Some(url) => {
@@ -135,6 +174,7 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         peer_timeout: opts.peer_timeout,
         escrow: opts.escrow,
         watch: opts.watch.clone(),
+        bounds: opts.bounds.clone(),
     };
     let node = Node::new(config, Arc::new(store), chain);
     let token = app_token(&opts.data_dir)?;
@@ -142,6 +182,13 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     write_private(&opts.data_dir.join("node.json"), &serde_json::to_vec_pretty(&info)?)?;
     tracing::info!(address = %node.address(), peer = %info.peer_url, app = %info.app_url, "node running");
 
+    // Expired proposals go before anything else looks at the channels.
+    match node.sweep_proposals().await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "expired channel proposals deleted at start"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("sweeping expired proposals failed: {e}"),
+    }
+    tokio::spawn(node.clone().run_sweeper());
     tokio::spawn(node.clone().run_outbox());
     if node.chain().is_some() {
         tokio::spawn(node.clone().run_watchtower(opts.watch_every));
@@ -152,13 +199,13 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let peer_server = {
         let mut rx = stop_rx.clone();
-        axum::serve(peer_listener, peer::router(node.clone())).with_graceful_shutdown(async move {
+        serve::serve("peer", peer_listener, peer::router(node.clone()), peer_limits, async move {
             let _ = rx.wait_for(|s| *s).await;
         })
     };
     let app_server = {
         let mut rx = stop_rx;
-        axum::serve(app_listener, app::router(node.clone(), token)).with_graceful_shutdown(async move {
+        serve::serve("app", app_listener, app::router(node.clone(), token), ServeLimits::app(), async move {
             let _ = rx.wait_for(|s| *s).await;
         })
     };
@@ -166,8 +213,6 @@ pub async fn run(opts: NodeOptions, shutdown: impl std::future::Future<Output = 
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let (a, b) = tokio::join!(async { peer_server.await }, async { app_server.await });
-    a?;
-    b?;
+    tokio::join!(peer_server, app_server);
     Ok(())
 }

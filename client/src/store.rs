@@ -131,6 +131,10 @@ pub struct ChannelRecord {
     pub incoming: Option<Incoming>,
     /// The judge's view.
     pub chain: ChainView,
+    /// When this node first recorded the channel (unix seconds; 0 in stores written before it
+    /// was kept): proposals from strangers expire counted from it.
+    #[serde(default)]
+    pub created_at: u64,
 }
 
 /// A message still to be delivered to a peer (retried until it is).
@@ -141,6 +145,15 @@ pub struct Outgoing {
     pub url: String,
     /// The sealed message.
     pub envelope: Envelope,
+    /// When it was queued (unix seconds; 0 in stores written before it was kept): a message
+    /// nobody takes for long enough is dropped rather than retried forever.
+    #[serde(default)]
+    pub enqueued_at: u64,
+}
+
+/// Now, in unix seconds (what [`ChannelRecord::created_at`] and [`Outgoing::enqueued_at`] hold).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// How far the watchtower has read the judge's logs: every event up to `block` was processed.
@@ -185,6 +198,9 @@ pub trait Store: Send + Sync {
     fn channel(&self, id: B256) -> Result<Option<ChannelRecord>, StoreError>;
     /// Every channel's record.
     fn channels(&self) -> Result<Vec<ChannelRecord>, StoreError>;
+    /// Forgets a channel's record (an expired proposal this node never signed); its signed
+    /// digests and states, if any, stay.
+    fn delete_channel(&self, id: B256) -> Result<(), StoreError>;
     /// Queues a message for delivery; returns its sequence number.
     fn enqueue(&self, message: &Outgoing) -> Result<u64, StoreError>;
     /// Messages not yet delivered, oldest first.
@@ -362,6 +378,12 @@ impl Store for RedbStore {
         Ok(out)
     }
 
+    fn delete_channel(&self, id: B256) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(CHANNELS).map_err(db_err)?.remove(id.0).map_err(db_err)?;
+        txn.commit().map_err(db_err)
+    }
+
     fn enqueue(&self, message: &Outgoing) -> Result<u64, StoreError> {
         let json = serde_json::to_vec(message).map_err(db_err)?;
         let txn = self.db.begin_write().map_err(db_err)?;
@@ -506,6 +528,38 @@ mod tests {
         // A cursor without a hash never keeps the previous block's hash.
         s.set_cursor(Cursor { block: 4, hash: None }).unwrap();
         assert_eq!(s.cursor().unwrap(), Some(Cursor { block: 4, hash: None }));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// Records and queued messages written before `createdAt` / `enqueuedAt` existed still read.
+    #[test]
+    fn records_without_timestamps_read_as_zero() {
+        let record = serde_json::json!({
+            "id": B256::repeat_byte(1), "terms": {"participants": [], "nonce": 1, "challengeDuration": 60,
+            "executive": alloy_primitives::Address::ZERO}, "peers": [], "me": 0, "proposer": 0,
+            "status": "proposed", "reason": null, "incoming": null,
+            "chain": {"phase": 0, "version": 0, "finalizesAt": 0}
+        });
+        match serde_json::from_value::<ChannelRecord>(record) {
+            Ok(r) => assert_eq!(r.created_at, 0),
+            Err(e) => panic!("an old record no longer reads: {e}"),
+        }
+        let out: Outgoing = serde_json::from_value(
+            serde_json::json!({"url": "http://a", "envelope": {"body": "e30=", "signature": "0x"}}),
+        )
+        .unwrap_or_else(|e| panic!("an old queued message no longer reads: {e}"));
+        assert_eq!(out.enqueued_at, 0);
+    }
+
+    #[test]
+    fn a_deleted_channel_is_gone_and_its_signatures_stay() {
+        let d = dir();
+        let s = RedbStore::open(&d.join("node.redb")).unwrap();
+        let ch = B256::repeat_byte(3);
+        s.record_signature(ch, 0, B256::repeat_byte(4), false).unwrap();
+        s.delete_channel(ch).unwrap(); // nothing to delete is fine
+        assert!(s.channel(ch).unwrap().is_none());
+        assert_eq!(s.signed_digest(ch, 0).unwrap(), Some(B256::repeat_byte(4)));
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -210,6 +210,10 @@ pub struct NetOptions {
     pub watch_every: Duration,
     /// More flags for every node.
     pub extra: Vec<String>,
+    /// Per node, further `avocado node` flags (nodes beyond the list get none).
+    pub per_node: Vec<Vec<String>>,
+    /// Per node, its open-files limit, soft and hard (nodes beyond the list inherit the test's).
+    pub nofile_limit: Vec<Option<u64>>,
 }
 
 impl Default for NetOptions {
@@ -221,6 +225,8 @@ impl Default for NetOptions {
             confirmations: Some(0),
             watch_every: Duration::from_millis(100),
             extra: Vec::new(),
+            per_node: Vec::new(),
+            nofile_limit: Vec::new(),
         }
     }
 }
@@ -265,6 +271,7 @@ impl Net {
             if let Some(c) = opts.confirmations {
                 extra.extend(["--confirmations".into(), c.to_string()]);
             }
+            extra.extend(opts.per_node.get(i).cloned().unwrap_or_default());
             let spec = NodeSpec {
                 exe: avocado_exe(),
                 data_dir: folder.0.join(format!("p{i}")),
@@ -274,6 +281,7 @@ impl Net {
                 extra,
                 peer_port: 0,
                 app_port: 0,
+                nofile_limit: opts.nofile_limit.get(i).copied().flatten(),
             };
             nodes.push(NodeProcess::spawn(spec).await.expect("the node starts"));
             keys.push(key);

@@ -57,13 +57,15 @@ impl World {
             private_key: alloy_primitives::hex::encode(bob_key.to_bytes()),
             rpc_url: Some(chain.rpc.clone()),
             judge: chain.judge,
-            extra: ["--auto-accept", "--min-challenge", "30s", "--watch-every", "100ms", "--escrow"]
+            // The devnet seals one block per transaction: logs are read up to the head.
+            extra: ["--auto-accept", "--min-challenge", "30s", "--watch-every", "100ms", "--confirmations", "0", "--escrow"]
                 .into_iter()
                 .map(String::from)
                 .chain([escrow.to_string()])
                 .collect(),
             peer_port: 0,
             app_port: 0,
+            nofile_limit: None,
         };
         let bob = NodeProcess::spawn(spec).await.expect("Bob's node starts");
         let alice = Mallory::start(vec![alice_key.clone()], chain.domain()).await;

@@ -88,6 +88,7 @@ async fn a_channel_from_the_command_line() {
             ],
             peer_port: 0,
             app_port: 0,
+            nofile_limit: None,
         };
         nodes.push(NodeProcess::spawn(spec).await.unwrap());
     }

@@ -113,6 +113,7 @@ impl Honest {
             escrow: Some(escrow),
             // The devnet seals a block per transaction: logs are read up to the head.
             watch: WatchConfig { confirmations: 0, ws_url: None },
+            bounds: Default::default(),
         };
         let node = Node::new(config, Arc::new(store), Some(Arc::new(client)));
         let router = peer::router(node.clone());

@@ -26,6 +26,11 @@ pub enum NodeError {
     /// signatures that do not verify (HTTP 422).
     #[error("{0}")]
     Invalid(String),
+    /// The node holds all it takes of this for now — pending proposals from parties it has no
+    /// channel with, messages queued for one peer — and refuses more until some settle or
+    /// expire; retrying later may succeed (HTTP 429).
+    #[error("{0}")]
+    Busy(String),
     /// A peer refused the proposal (HTTP 409 to the local app).
     #[error("{0}")]
     Rejected(String),
@@ -62,6 +67,7 @@ impl NodeError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) | Self::Rejected(_) => 409,
             Self::Invalid(_) => 422,
+            Self::Busy(_) => 429,
             Self::Store(_) => 500,
             Self::Chain(_) => 502,
             Self::NoChain => 503,

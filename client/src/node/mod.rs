@@ -17,7 +17,9 @@
 //! (the watchtower). This module holds the rules and is driven by them.
 
 pub mod app;
+mod bounds;
 mod error;
+mod outbox;
 pub mod peer;
 pub mod watch;
 
@@ -32,12 +34,14 @@ use k256::ecdsa::SigningKey;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch as tokio_watch, Mutex, Notify};
 
+pub use bounds::Bounds;
 pub use error::NodeError;
+pub use outbox::SEND_TIMEOUT;
 
 use crate::chain::{ChainClient, TxReceipt};
 use crate::message::{Envelope, Message, SignedJson, StateJson, Terms};
 use crate::signed::SignedState;
-use crate::store::{ChannelRecord, ChannelStatus, Incoming, Outgoing, Store};
+use crate::store::{unix_now, ChannelRecord, ChannelStatus, Incoming, Store};
 
 /// How far ahead of the latest fully signed version a proposal may be: versions burnt by
 /// abandoned proposals are skipped, but nobody can push a channel toward `u64::MAX`.
@@ -46,6 +50,13 @@ pub const MAX_VERSION_GAP: u64 = 64;
 /// How long a proposer waits before sending a fully signed state on its own (a newer proposal
 /// in the meantime carries it as its base).
 const SIGNED_DELAY: Duration = Duration::from_millis(100);
+
+/// How many channels a restarted node catches up on at once.
+pub const SYNC_CONCURRENCY: usize = 16;
+
+/// How long catching up after a restart waits for one peer: a peer that does not answer soon is
+/// asked again by the next proposal (its base) or the next `Sync`, not waited for.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What this node agrees to.
 #[derive(Clone, Debug)]
@@ -80,6 +91,8 @@ pub struct NodeConfig {
     pub escrow: Option<Address>,
     /// How the watchtower reads the chain.
     pub watch: watch::WatchConfig,
+    /// What it takes from strangers, and how much it queues for peers.
+    pub bounds: Bounds,
 }
 
 /// Something that happened, for the app API's event stream.
@@ -261,6 +274,10 @@ pub struct Node {
     events: broadcast::Sender<Event>,
     peers: peer::PeerClient,
     outbox_wake: Notify,
+    /// The outbox's per-peer bookkeeping.
+    outbox: outbox::Outbox,
+    /// What it takes from strangers, and queues for peers.
+    bounds: Bounds,
     /// When this node first saw each running dispute (the watchtower's stagger).
     disputes_seen: std::sync::Mutex<HashMap<B256, std::time::Instant>>,
     /// The watchtower's settings and what it keeps between passes.
@@ -297,6 +314,7 @@ impl Node {
     pub fn new(config: NodeConfig, store: Arc<dyn Store>, chain: Option<Arc<dyn ChainClient>>) -> Arc<Self> {
         let address = signer::address_of(config.key.verifying_key());
         let (events, _) = broadcast::channel(4096);
+        let outbox = outbox::Outbox::load(&*store);
         Arc::new_cyclic(|this| Self {
             this: this.clone(),
             key: config.key,
@@ -312,6 +330,8 @@ impl Node {
             events,
             peers: peer::PeerClient::new(),
             outbox_wake: Notify::new(),
+            outbox,
+            bounds: config.bounds,
             disputes_seen: Default::default(),
             watch: watch::WatchState::new(config.watch),
         })
@@ -559,6 +579,7 @@ impl Node {
             }
             return Err(NodeError::Conflict(format!("channel {id} is already known with other contents")));
         }
+        self.admit_proposal(from)?;
         let mut record = ChannelRecord {
             id,
             terms,
@@ -569,6 +590,7 @@ impl Node {
             reason: None,
             incoming: Some(Incoming { from: proposer, state: (&state).into() }),
             chain: Default::default(),
+            created_at: unix_now(),
         };
         if self.policy.auto_accept {
             record.incoming = None;
@@ -957,6 +979,7 @@ impl Node {
                 reason: None,
                 incoming: None,
                 chain: Default::default(),
+                created_at: unix_now(),
             };
             self.store.put_channel(&record)?;
             self.start_proposal(&mut book, &record, state)
@@ -1053,8 +1076,8 @@ impl Node {
         is_final: bool,
         wait: Duration,
     ) -> Result<Outcome, NodeError> {
+        self.catch_up(&self.record(id)?).await?;
         let record = self.record(id)?;
-        self.catch_up(&record).await?;
         if self.is_payment(&record.terms) {
             if let Some(latest) = self.store.latest(id)? {
                 let next =
@@ -1170,60 +1193,47 @@ impl Node {
     }
 
     fn enqueue(&self, url: &str, message: &Message) -> Result<(), NodeError> {
-        self.store.enqueue(&Outgoing { url: url.to_string(), envelope: self.seal(message) })?;
-        self.outbox_wake.notify_one();
-        Ok(())
+        self.queue(url, message)
     }
 
-    /// Delivers queued messages until each is taken, retrying with backoff; runs forever.
+    /// Delivers queued messages, one task per peer URL, each retrying with its own backoff until
+    /// its messages are taken, refused for good, or expired; runs forever.
     pub async fn run_outbox(self: Arc<Self>) {
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            let pending = self.store.outbox().unwrap_or_default();
-            let mut all_sent = true;
-            for (seq, out) in pending {
-                match self.peers.send_once(&out.url, &out.envelope).await {
-                    // Delivered, or refused for good (a refusal does not improve by retrying).
-                    Ok(_)
-                    | Err(
-                        NodeError::Conflict(_)
-                        | NodeError::Invalid(_)
-                        | NodeError::Forbidden(_)
-                        | NodeError::NotFound(_)
-                        | NodeError::BadRequest(_)
-                        | NodeError::Unauthorized(_),
-                    ) => {
-                        let _ = self.store.delivered(seq);
-                    }
-                    Err(_) => all_sent = false,
-                }
-            }
-            if all_sent {
-                backoff = Duration::from_millis(50);
-                self.outbox_wake.notified().await;
-            } else {
-                let _ = tokio::time::timeout(backoff, self.outbox_wake.notified()).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-        }
+        self.dispatch_outbox().await
     }
 
-    /// Asks every peer for its latest fully signed state of each open channel and keeps any newer
-    /// one: what a node does after a restart to learn what was settled while it was down.
+    /// Asks the other participants for their latest fully signed state of each channel this
+    /// node is really part of, and keeps any newer one: what a node does after a restart to learn
+    /// what was settled while it was down. Open channels first, then channels this node proposed
+    /// or signed; never a proposal it did not accept (whose peer URLs a stranger chose). Up to
+    /// [`SYNC_CONCURRENCY`] channels at once, each peer given [`SYNC_TIMEOUT`].
     pub async fn sync_all(&self) {
+        use futures::StreamExt;
         let Ok(records) = self.store.channels() else { return };
-        for record in records {
-            if matches!(record.status, ChannelStatus::Open | ChannelStatus::Proposed) {
-                self.sync_channel(&record).await;
-            }
+        let mut real: Vec<ChannelRecord> = records.into_iter().filter(|r| self.worth_syncing(r)).collect();
+        real.sort_by_key(|r| r.status != ChannelStatus::Open);
+        futures::stream::iter(real)
+            .for_each_concurrent(SYNC_CONCURRENCY, |r| async move { self.sync_channel_within(&r, SYNC_TIMEOUT).await })
+            .await;
+    }
+
+    /// Whether catching up on `r` is worth contacting its peers: open, or proposed by this node,
+    /// or proposed by another and signed here.
+    fn worth_syncing(&self, r: &ChannelRecord) -> bool {
+        match r.status {
+            ChannelStatus::Open => true,
+            ChannelStatus::Proposed => r.proposer == r.me || self.store.signed_digest(r.id, 0).ok().flatten().is_some(),
+            ChannelStatus::Rejected | ChannelStatus::Closed => false,
         }
     }
 
     /// When this node signed a version for someone else's proposal that is not settled here yet,
     /// its fully signed state is probably on its way: ask for it before building on an older one.
     pub(crate) async fn catch_up(&self, record: &ChannelRecord) -> Result<(), NodeError> {
-        let held = self.store.latest(record.id)?.map_or(0, |s| s.state.version);
-        if self.store.highest_signed(record.id)?.is_some_and(|h| h > held) {
+        // Nothing held yet but version 0 signed here counts as behind too: the proposer's fully
+        // signed version 0 may still be on its way.
+        let held = self.store.latest(record.id)?.map(|s| s.state.version);
+        if self.store.highest_signed(record.id)?.is_some_and(|h| held.is_none_or(|held| h > held)) {
             self.sync_channel(record).await;
         }
         Ok(())
@@ -1231,12 +1241,18 @@ impl Node {
 
     /// Asks the other participants for their latest fully signed state of one channel.
     async fn sync_channel(&self, record: &ChannelRecord) {
+        self.sync_channel_within(record, self.peer_timeout).await
+    }
+
+    /// Asks the other participants, all at once, each for up to `timeout`.
+    async fn sync_channel_within(&self, record: &ChannelRecord, timeout: Duration) {
         let envelope = self.seal(&Message::Sync { channel_id: record.id });
-        for (i, url) in record.peers.iter().enumerate() {
-            if i == record.me {
-                continue;
-            }
-            if let Ok(Reply::Latest { signed }) = self.peers.send(url, &envelope, self.peer_timeout).await {
+        let asks = record.peers.iter().enumerate().filter(|(i, _)| *i != record.me).map(|(_, url)| {
+            let envelope = &envelope;
+            async move { tokio::time::timeout(timeout, self.peers.send(url, envelope, timeout)).await }
+        });
+        for answer in futures::future::join_all(asks).await {
+            if let Ok(Ok(Reply::Latest { signed })) = answer {
                 if let Ok(signed) = SignedState::try_from(&signed) {
                     let _book = self.book.lock().await;
                     if let Ok(true) = self.take_signed(record, &signed) {

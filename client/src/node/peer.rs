@@ -75,6 +75,7 @@ fn refusal(status: u16, message: String) -> NodeError {
         404 => NodeError::NotFound(message),
         409 => NodeError::Conflict(message),
         422 => NodeError::Invalid(message),
+        429 => NodeError::Busy(message),
         _ => NodeError::Unreachable(message),
     }
 }
@@ -86,6 +87,9 @@ impl PeerClient {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
+            // Below the peer listener's idle timeout (its header timeout, 5 s): a pooled
+            // connection is dropped here before the other side closes it under a request.
+            .pool_idle_timeout(Duration::from_secs(4))
             .tcp_nodelay(true)
             .build()
             .expect("an HTTP client builds");

@@ -786,6 +786,7 @@ mod tests {
             peer_timeout: Duration::from_millis(10),
             escrow: None,
             watch: WatchConfig { confirmations, ws_url: None },
+            bounds: Default::default(),
         };
         let node = Node::new(config, store, Some(chain.clone() as Arc<dyn ChainClient>));
         Setup { node, chain, dir }
@@ -812,6 +813,7 @@ mod tests {
                 reason: None,
                 incoming: None,
                 chain: ChainView { phase: phase::OPEN, version: 0, finalizes_at: 0 },
+                created_at: 0,
             })
             .unwrap();
         let state = State { channelId: id, version: latest, data: Bytes::from_static(b"latest"), isFinal: false };

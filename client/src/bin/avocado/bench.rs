@@ -87,6 +87,7 @@ pub async fn run(args: BenchArgs, json: bool) -> Result<()> {
             extra: vec!["--auto-accept".into()],
             peer_port: 0,
             app_port: 0,
+            nofile_limit: None,
         };
         nodes.push(NodeProcess::spawn(spec).await?);
     }

@@ -116,6 +116,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             ],
             peer_port: 0,
             app_port: 0,
+            nofile_limit: None,
         };
         let node = NodeProcess::spawn(spec).await.with_context(|| format!("cannot start {name}'s node"))?;
         println!("{name:<5} node (own process) {} — peer API {}", node.address, node.peer_url);

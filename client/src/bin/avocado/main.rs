@@ -67,6 +67,9 @@ pub struct KeyArgs {
     /// Keystore folder.
     #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
     keystore_dir: Option<PathBuf>,
+    /// Open the keystore with an empty password when none is given (not recommended).
+    #[arg(long)]
+    unsafe_empty_password: bool,
 }
 
 impl KeyArgs {
@@ -75,13 +78,19 @@ impl KeyArgs {
     }
 
     fn load(&self) -> Result<PrivateKeySigner> {
+        let uses_keystore = self.private_key.is_none() && (self.keystore.is_some() || self.account.is_some());
+        let password = match uses_keystore && self.password_file.is_none() && !self.unsafe_empty_password {
+            true => keys::prompt_existing()?,
+            false => None,
+        };
         let source = keys::KeySource {
             private_key: self.private_key.clone(),
             keystore: self.keystore.clone(),
             account: self.account.clone(),
             keystore_dir: self.dir(),
             password_file: self.password_file.clone(),
-            password: None,
+            password,
+            unsafe_empty_password: self.unsafe_empty_password,
         };
         Ok(source.load()?)
     }
@@ -93,9 +102,12 @@ enum KeyCommand {
     New {
         /// Keystore name.
         name: String,
-        /// File whose first line is the password (default: ask on the terminal is not supported; empty password).
-        #[arg(long)]
+        /// File whose first line is the password (default: typed twice on the terminal).
+        #[arg(long, env = "ETH_PASSWORD")]
         password_file: Option<PathBuf>,
+        /// Store the key with an empty password (anyone who can read the file has the key).
+        #[arg(long)]
+        unsafe_empty_password: bool,
         /// Keystore folder.
         #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
         keystore_dir: Option<PathBuf>,
@@ -107,9 +119,12 @@ enum KeyCommand {
         /// The private key (hex).
         #[arg(long, env = "AVOCADO_PRIVATE_KEY", hide_env_values = true)]
         private_key: String,
-        /// File whose first line is the password.
-        #[arg(long)]
+        /// File whose first line is the password (default: typed twice on the terminal).
+        #[arg(long, env = "ETH_PASSWORD")]
         password_file: Option<PathBuf>,
+        /// Store the key with an empty password (anyone who can read the file has the key).
+        #[arg(long)]
+        unsafe_empty_password: bool,
         /// Keystore folder.
         #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
         keystore_dir: Option<PathBuf>,
@@ -175,6 +190,19 @@ pub struct NodeArgs {
     /// The payment escrow: channels naming it follow the payment rules (`avocado pay`).
     #[arg(long, env = "AVOCADO_ESCROW")]
     escrow: Option<Address>,
+    /// Peer connections held at once (more are closed at once); lowered to half the open-files
+    /// limit when above it.
+    #[arg(long, default_value_t = 512)]
+    max_peer_connections: usize,
+    /// Peer connections held at once from one IP address.
+    #[arg(long, default_value_t = 32)]
+    max_peer_connections_per_ip: usize,
+    /// How long a channel proposal from another party waits for a decision before it is deleted.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    proposal_ttl: Duration,
+    /// How long a message to a peer is retried before it is dropped.
+    #[arg(long, default_value = "24h", value_parser = parse_duration)]
+    message_ttl: Duration,
 }
 
 /// `avocado deploy`.
@@ -241,11 +269,8 @@ fn main() {
 }
 
 fn key(cmd: KeyCommand, json: bool) -> Result<()> {
-    let password = |f: &Option<PathBuf>| -> Result<String> {
-        Ok(match f {
-            Some(f) => keys::read_password(f)?,
-            None => String::new(),
-        })
+    let password = |file: Option<PathBuf>, unsafe_empty: bool| -> Result<String> {
+        Ok(keys::NewPassword { file, unsafe_empty }.obtain()?)
     };
     let print = |name: &str, signer: &PrivateKeySigner, path: &std::path::Path| {
         if json {
@@ -255,16 +280,18 @@ fn key(cmd: KeyCommand, json: bool) -> Result<()> {
         }
     };
     match cmd {
-        KeyCommand::New { name, password_file, keystore_dir } => {
+        KeyCommand::New { name, password_file, unsafe_empty_password, keystore_dir } => {
             let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
+            keys::check_free(&dir, &name)?;
             let signer = PrivateKeySigner::random();
-            let path = keys::store(&dir, &name, &signer, &password(&password_file)?)?;
+            let path = keys::store(&dir, &name, &signer, &password(password_file, unsafe_empty_password)?)?;
             print(&name, &signer, &path);
         }
-        KeyCommand::Import { name, private_key, password_file, keystore_dir } => {
+        KeyCommand::Import { name, private_key, password_file, unsafe_empty_password, keystore_dir } => {
             let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
+            keys::check_free(&dir, &name)?;
             let signer = keys::parse_private_key(&private_key)?;
-            let path = keys::store(&dir, &name, &signer, &password(&password_file)?)?;
+            let path = keys::store(&dir, &name, &signer, &password(password_file, unsafe_empty_password)?)?;
             print(&name, &signer, &path);
         }
         KeyCommand::List { keystore_dir } => {
@@ -324,6 +351,16 @@ async fn node(args: NodeArgs) -> Result<()> {
         watch: avocado_client::node::watch::WatchConfig { confirmations: args.confirmations, ws_url },
         peer_timeout: args.peer_timeout,
         escrow: args.escrow,
+        peer_limits: avocado_client::serve::ServeLimits {
+            max_connections: args.max_peer_connections,
+            max_per_ip: args.max_peer_connections_per_ip,
+            ..avocado_client::serve::ServeLimits::peer()
+        },
+        bounds: avocado_client::node::Bounds {
+            proposal_ttl: args.proposal_ttl,
+            message_ttl: args.message_ttl,
+            ..Default::default()
+        },
     };
     service::run(opts, avocado_devnet::cli::wait_for_shutdown()).await
 }
