@@ -137,6 +137,12 @@ pub trait ChainClient: Send + Sync {
     fn transact(&self, to: Address, calldata: Vec<u8>, value: U256) -> BoxFuture<'_, Result<TxReceipt, ChainError>>;
     /// Calls `to` without a transaction.
     fn read(&self, to: Address, calldata: Vec<u8>) -> BoxFuture<'_, Result<Bytes, ChainError>>;
+    /// Calls `to` without a transaction, against the state after block `block` (what a node
+    /// relies on only once it is confirmed). Chains that cannot say answer as [`Self::read`].
+    fn read_at(&self, to: Address, calldata: Vec<u8>, block: u64) -> BoxFuture<'_, Result<Bytes, ChainError>> {
+        let _ = block;
+        self.read(to, calldata)
+    }
     /// The ETH balance of `who`.
     fn balance(&self, who: Address) -> BoxFuture<'_, Result<U256, ChainError>>;
     /// The judge's `status` of a channel.
@@ -364,6 +370,13 @@ impl ChainClient for AlloyChain {
         Box::pin(async move {
             let tx = TransactionRequest::default().with_from(self.from).with_to(to).with_input(calldata);
             self.provider.call(tx).await.map_err(rpc_error)
+        })
+    }
+
+    fn read_at(&self, to: Address, calldata: Vec<u8>, block: u64) -> BoxFuture<'_, Result<Bytes, ChainError>> {
+        Box::pin(async move {
+            let tx = TransactionRequest::default().with_from(self.from).with_to(to).with_input(calldata);
+            self.provider.call(tx).block(block.into()).await.map_err(rpc_error)
         })
     }
 

@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_sol_types::SolCall;
-use avocado_codec::payment::{check_transition, decode_accounts, empty_accounts, encode_accounts, Account};
 use avocado_codec::payment::IAvocadoEscrow as E;
+use avocado_codec::payment::{check_transition, decode_accounts, empty_accounts, encode_accounts, Account};
 use avocado_codec::{phase, State};
 use axum::{
     extract::{Path, State as AxState},
@@ -65,6 +65,39 @@ impl Node {
         Ok(u256(&self.chain_client()?.read(escrow, call.abi_encode()).await?))
     }
 
+    /// What `who` deposited for `id` as of the newest block at the watchtower's confirmation
+    /// depth: what a count may rely on. A count of a deposit a reorganisation later removes
+    /// would leave a state the escrow refuses to settle.
+    async fn confirmed_deposit(&self, id: B256, who: Address) -> Result<U256, NodeError> {
+        let depth = self.confirmations();
+        if depth == 0 {
+            return self.deposited(id, who).await;
+        }
+        let escrow = self.escrow()?;
+        let chain = self.chain_client()?;
+        let block = chain.head().await?.number.saturating_sub(depth);
+        let call = E::depositedCall { channelId: id, participant: who };
+        Ok(u256(&chain.read_at(escrow, call.abi_encode(), block).await?))
+    }
+
+    /// Waits until the block `block` is `confirmations` deep (at most `patience`).
+    async fn confirmed(&self, block: u64, patience: Duration) -> Result<(), NodeError> {
+        let depth = self.confirmations();
+        let started = std::time::Instant::now();
+        loop {
+            let head = self.chain_client()?.head().await?.number;
+            if head >= block + depth {
+                return Ok(());
+            }
+            if started.elapsed() >= patience {
+                return Err(NodeError::Unreachable(format!(
+                    "block {block} is not {depth} blocks deep yet (head {head})"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The payment rules (see the module docs) for `new`, proposed by participant `proposer` on
     /// top of `old` (`None` for version 0). Other channels pass untouched.
     pub(crate) async fn check_payment(
@@ -84,12 +117,12 @@ impl Node {
             Some(s) => decode_accounts(&s.data, n).ok_or_else(malformed)?,
             None => vec![Account::default(); n],
         };
-        let raised =
-            check_transition(&old_a, &new_a, proposer).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let raised = check_transition(&old_a, &new_a, proposer).map_err(|e| NodeError::Invalid(e.to_string()))?;
         for (i, counted) in raised {
-            let deposited = self.deposited(new.channelId, terms.participants[i]).await?;
+            let deposited = self.confirmed_deposit(new.channelId, terms.participants[i]).await?;
             if counted > deposited {
-                let e = avocado_codec::payment::PaymentError::CountExceedsDeposit { participant: i, counted, deposited };
+                let e =
+                    avocado_codec::payment::PaymentError::CountExceedsDeposit { participant: i, counted, deposited };
                 return Err(NodeError::Invalid(e.to_string()));
             }
         }
@@ -143,7 +176,11 @@ impl Node {
         let call =
             E::depositCall { judge: self.domain().judge, params: (&avocado_codec::ChannelParams::from(&terms)).into() };
         let receipt = self.chain_client()?.transact(escrow, call.abi_encode(), amount).await?;
-        let version = self.pay_count(id, wait).await.map_err(|e| {
+        let counted = match self.confirmed(receipt.block, wait.max(Duration::from_secs(60))).await {
+            Ok(()) => self.pay_count(id, wait).await,
+            Err(e) => Err(e),
+        };
+        let version = counted.map_err(|e| {
             NodeError::Rejected(format!(
                 "deposited {amount} wei (transaction {}), but it is not counted yet: {e}. It stays yours — the \
                  escrow pays uncounted deposits back at settlement — and `pay count` counts it later",
@@ -157,12 +194,10 @@ impl Node {
     /// (one update raising its count and its balance alike).
     pub async fn pay_count(&self, id: B256, wait: Duration) -> Result<u64, NodeError> {
         let (terms, me) = self.payment_terms(id).await?;
-        let deposited = self.deposited(id, self.address()).await?;
+        let deposited = self.confirmed_deposit(id, self.address()).await?;
         let mut a = self.my_accounts(id, &terms)?;
         if deposited <= a[me].counted {
-            return Err(NodeError::Conflict(format!(
-                "every deposit of yours ({deposited} wei) is counted already"
-            )));
+            return Err(NodeError::Conflict(format!("every deposit of yours ({deposited} wei) is counted already")));
         }
         let newly = deposited - a[me].counted;
         a[me].balance += newly;

@@ -500,7 +500,10 @@ mod tests {
         s.record_signature(ch, 2, B256::repeat_byte(2), true).unwrap(); // a retry is fine
         for (v, fin) in [(3, false), (3, true), (1, false)] {
             assert!(
-                matches!(s.record_signature(ch, v, B256::repeat_byte(9), fin), Err(StoreError::FinalSigned { version: 2, .. })),
+                matches!(
+                    s.record_signature(ch, v, B256::repeat_byte(9), fin),
+                    Err(StoreError::FinalSigned { version: 2, .. })
+                ),
                 "v{v} after the final v2"
             );
         }

@@ -272,7 +272,10 @@ mod tests {
         assert_eq!(check_transition(&old, &fair, 1), Ok(vec![(1, U256::from(5))]));
         // Alice (0) counts Bob's deposit to herself: Bob is short of his own deposit.
         let theft = vec![acc(8, 3), acc(0, 5)];
-        assert_eq!(check_transition(&old, &theft, 0), Err(PaymentError::TakesFrom { participant: 1, short: U256::from(5) }));
+        assert_eq!(
+            check_transition(&old, &theft, 0),
+            Err(PaymentError::TakesFrom { participant: 1, short: U256::from(5) })
+        );
         // Without counting it, Alice cannot give herself anything: unbalanced.
         let inflate = vec![acc(8, 3), acc(0, 0)];
         assert!(matches!(check_transition(&old, &inflate, 0), Err(PaymentError::Unbalanced { .. })));
@@ -311,6 +314,9 @@ mod tests {
             payouts(&accounts, &[U256::from(2), U256::from(5)]),
             Err(PaymentError::CountExceedsDeposit { participant: 0, counted: U256::from(3), deposited: U256::from(2) })
         );
-        assert!(matches!(payouts(&[acc(4, 3), acc(0, 0)], &[U256::from(3), U256::ZERO]), Err(PaymentError::Unbalanced { .. })));
+        assert!(matches!(
+            payouts(&[acc(4, 3), acc(0, 0)], &[U256::from(3), U256::ZERO]),
+            Err(PaymentError::Unbalanced { .. })
+        ));
     }
 }

@@ -168,3 +168,43 @@ async fn websocket_logs_subscription() {
     assert_eq!(log.address(), contract);
     node.stop().await;
 }
+
+/// `eth_call` at a past block runs against that block's state, as a node keeping recent state
+/// does; a block older than the states kept is refused, and one above the head too.
+#[tokio::test]
+async fn calls_at_past_blocks_see_those_blocks_state() {
+    let d = devnet().await;
+    let provider = ProviderBuilder::new().connect_http(d.url().parse().unwrap());
+    // SELFBALANCE PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: answers its own balance.
+    let at = address!("00000000000000000000000000000000000000b1");
+    let _: serde_json::Value = provider
+        .raw_request(
+            "anvil_setCode".into(),
+            (at, Bytes::from(vec![0x47, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3])),
+        )
+        .await
+        .unwrap();
+    let set = |v: u64| {
+        let p = provider.clone();
+        async move {
+            let _: serde_json::Value = p.raw_request("anvil_setBalance".into(), (at, U256::from(v))).await.unwrap();
+            let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+            p.get_block_number().await.unwrap()
+        }
+    };
+    let first = set(7).await;
+    let second = set(9).await;
+    let call = TransactionRequest::default().to(at);
+    let balance_at = |out: Bytes| U256::from_be_slice(&out);
+    assert_eq!(balance_at(provider.call(call.clone()).await.unwrap()), U256::from(9));
+    assert_eq!(balance_at(provider.call(call.clone()).block(first.into()).await.unwrap()), U256::from(7));
+    assert_eq!(balance_at(provider.call(call.clone()).block(second.into()).await.unwrap()), U256::from(9));
+    let above = provider.call(call.clone()).block((second + 5).into()).await.unwrap_err();
+    assert!(above.to_string().contains("header not found"), "{above}");
+    for _ in 0..avocado_devnet::rpc::node::RECENT_STATES {
+        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    }
+    let forgotten = provider.call(call).block(first.into()).await.unwrap_err();
+    assert!(forgotten.to_string().contains("missing trie node"), "{forgotten}");
+    d.stop().await;
+}

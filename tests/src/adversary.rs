@@ -94,9 +94,8 @@ impl Mallory {
         let n = m.keys.len();
         let this = Arc::new_cyclic(|weak: &std::sync::Weak<Mallory>| {
             for (i, l) in listeners.into_iter().enumerate() {
-                let app = Router::new()
-                    .route("/peer/v1/message", axum::routing::post(receive))
-                    .with_state((weak.clone(), i));
+                let app =
+                    Router::new().route("/peer/v1/message", axum::routing::post(receive)).with_state((weak.clone(), i));
                 m.servers.push(tokio::spawn(async move {
                     let _ = axum::serve(l, app).await;
                 }));
@@ -181,7 +180,8 @@ impl Mallory {
         for (i, url) in honest {
             match self.send(0, url, &message).await? {
                 Reply::Signed { signature } => {
-                    sigs[*i] = Some(Signature::parse(&signature).map_err(|e| Refusal { status: 0, message: e.to_string() })?)
+                    sigs[*i] =
+                        Some(Signature::parse(&signature).map_err(|e| Refusal { status: 0, message: e.to_string() })?)
                 }
                 other => return Err(Refusal { status: 200, message: format!("answered {other:?}") }),
             }

@@ -102,6 +102,14 @@ impl TestChain {
         let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
     }
 
+    /// Mines `blocks` empty blocks (embedded devnet only).
+    pub async fn mine(&self, blocks: u64) {
+        let provider = ProviderBuilder::new().connect_http(self.rpc.parse().unwrap());
+        for _ in 0..blocks {
+            let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+        }
+    }
+
     /// A fresh funded key.
     pub async fn funded_key(&self, seed: &str) -> PrivateKeySigner {
         let key = PrivateKeySigner::from_bytes(&keccak256(format!("{seed} {}", std::process::id()))).unwrap();

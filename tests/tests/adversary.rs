@@ -46,6 +46,11 @@ struct World {
 
 impl World {
     async fn start(name: &str) -> Self {
+        Self::start_with(name, 0).await
+    }
+
+    /// Bob's watchtower and counts rely on blocks `confirmations` deep.
+    async fn start_with(name: &str, confirmations: u64) -> Self {
         let chain = TestChain::start().await;
         let escrow = chain.deploy("escrow").await;
         let bob_key = chain.funded_key(&format!("{name} bob")).await;
@@ -57,11 +62,12 @@ impl World {
             private_key: alloy_primitives::hex::encode(bob_key.to_bytes()),
             rpc_url: Some(chain.rpc.clone()),
             judge: chain.judge,
-            // The devnet seals one block per transaction: logs are read up to the head.
-            extra: ["--auto-accept", "--min-challenge", "30s", "--watch-every", "100ms", "--confirmations", "0", "--escrow"]
+            // The devnet seals one block per transaction: logs are read up to the head unless a
+            // test mines the blocks a depth needs.
+            extra: ["--auto-accept", "--min-challenge", "30s", "--watch-every", "100ms", "--escrow"]
                 .into_iter()
                 .map(String::from)
-                .chain([escrow.to_string()])
+                .chain([escrow.to_string(), "--confirmations".into(), confirmations.to_string()])
                 .collect(),
             peer_port: 0,
             app_port: 0,
@@ -243,7 +249,11 @@ async fn a_final_state_ends_what_a_node_signs() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
-        events.lock().unwrap().iter().any(|e| matches!(e, Event::FinalSigned { version: 4, channel_id, .. } if *channel_id == w.id)),
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::FinalSigned { version: 4, channel_id, .. } if *channel_id == w.id)),
         "Bob's event stream reports the final signature"
     );
     // Alice withholds it and goes on: a payment to Bob on v3 or on the final v4, Bob's own
@@ -326,4 +336,38 @@ async fn wait_asked(alice: &Mallory, n: usize) -> State {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("Alice was never asked to sign proposal {n}");
+}
+
+/// A count may rely only on a deposit that is confirmed: one a reorganisation could still remove
+/// would leave a state the escrow refuses to settle. Bob (2 confirmations) refuses Alice's count
+/// of a deposit made in the last block, signs it two blocks later, and counts his own deposit
+/// only once it is two blocks deep.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_count_waits_for_its_deposit_to_be_confirmed() {
+    let w = World::start_with("adv-confirm", 2).await;
+    let v0 = w.bob_latest().await;
+    w.alice_deposits(milli(3)).await;
+    let early = w.alice_proposes(&v0, 1, accounts((0, 0), (3, 3)), false).await;
+    assert_refused(early, 422, "escrow holds 0");
+    w.chain.mine(2).await;
+    let v1 = w.alice_proposes(&v0, 2, accounts((0, 0), (3, 3)), false).await.expect("confirmed: Bob signs");
+    w.alice.deliver(&v1, &w.honest()).await;
+    // Bob's own deposit: counted once two blocks are mined on top of it.
+    let api = w.bob.api.clone();
+    let id = w.id;
+    let deposit =
+        tokio::spawn(async move { api.post(&format!("/v1/pay/{id}/deposit"), json!({ "amount": milli(5) })).await });
+    for _ in 0..100 {
+        if w.escrow_read(E::depositedCall { channelId: w.id, participant: w.bob.address }).await == milli(5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(!deposit.is_finished(), "Bob counts nothing before his deposit is confirmed");
+    w.chain.mine(2).await;
+    let done = deposit.await.unwrap().expect("counted");
+    assert_eq!(done["version"], 3);
+    assert_eq!(w.view().await.counted, vec![milli(5), milli(3)]);
+    w.chain.stop().await;
 }

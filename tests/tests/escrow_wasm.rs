@@ -283,7 +283,12 @@ fn deposits_are_refused_while_a_dispute_runs() {
     assert!(w.deposit(0, &params, ether(1)).is_success());
     let id = w.domain().channel_id(&params);
     let z = U256::ZERO;
-    let state = State { channelId: id, version: 1, data: accounts(&[(ether(1), ether(1)), (z, z), (z, z)]).into(), isFinal: false };
+    let state = State {
+        channelId: id,
+        version: 1,
+        data: accounts(&[(ether(1), ether(1)), (z, z), (z, z)]).into(),
+        isFinal: false,
+    };
     let digest = w.domain().state_digest(&state);
     let sigs: Vec<u8> = w.keys.iter().flat_map(|k| signer::sign(k, &digest).to_compact()).collect();
     let c = avocado_codec::Challenge { channelId: id, version: 1 };

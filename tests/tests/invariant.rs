@@ -31,8 +31,8 @@ use avocado_client::node::watch::WatchConfig;
 use avocado_client::node::{peer, Node, NodeConfig, Outcome, Policy};
 use avocado_client::signed::SignedState;
 use avocado_client::store::RedbStore;
-use avocado_codec::payment::{check_transition, decode_accounts, empty_accounts, encode_accounts, Account};
 use avocado_codec::payment::IAvocadoEscrow as E;
+use avocado_codec::payment::{check_transition, decode_accounts, empty_accounts, encode_accounts, Account};
 use avocado_codec::{phase, ChannelParams, IAvocadoJudge as J, State};
 use avocado_tests::adversary::{Answer, Mallory};
 use avocado_tests::nodes::{Folder, TestChain};
@@ -213,8 +213,8 @@ impl Run<'_> {
             }
             15..=34 if self.honest[h].online() => {
                 let me = self.hp[h];
-                let to = self.terms.participants[(me + self.rng.gen_range(1..self.terms.participants.len()))
-                    % self.terms.participants.len()];
+                let to = self.terms.participants
+                    [(me + self.rng.gen_range(1..self.terms.participants.len())) % self.terms.participants.len()];
                 let amount = milli(self.rng.gen_range(1..20));
                 let r = self.honest[h].node().pay_send(self.id, amount, Some(to), wait).await;
                 self.note(format!("honest {h} pays {amount} to {to}: {r:?}"));
@@ -227,7 +227,12 @@ impl Run<'_> {
                 let k = self.rng.gen_range(0..self.mallory.keys.len());
                 let amount = milli(self.rng.gen_range(1..50));
                 let call = E::depositCall { judge: self.chain.judge, params: (&self.params()).into() };
-                let r = self.chain.client(&self.mallory.keys[k]).await.transact(self.escrow, call.abi_encode(), amount).await;
+                let r = self
+                    .chain
+                    .client(&self.mallory.keys[k])
+                    .await
+                    .transact(self.escrow, call.abi_encode(), amount)
+                    .await;
                 self.note(format!("mallory {k} deposits {amount} (uncounted): {:?}", r.map(|x| x.block)));
             }
             48..=55 => {
@@ -256,7 +261,8 @@ impl Run<'_> {
     async fn mallory_proposes(&mut self) {
         let states = self.mallory.states(self.id);
         let Some(latest) = states.last().cloned() else { return };
-        let base = if self.rng.gen_bool(0.85) { latest.clone() } else { states[self.rng.gen_range(0..states.len())].clone() };
+        let base =
+            if self.rng.gen_bool(0.85) { latest.clone() } else { states[self.rng.gen_range(0..states.len())].clone() };
         let old = self.accounts(&base);
         let mut new = old.clone();
         let me = self.mp[0];
@@ -312,7 +318,11 @@ impl Run<'_> {
             }
         };
         let high = states.iter().map(|s| s.state.version).max().unwrap_or(0);
-        let version = if self.rng.gen_bool(0.8) { high.max(base.state.version) + 1 } else { base.state.version + self.rng.gen_range(1..4) };
+        let version = if self.rng.gen_bool(0.8) {
+            high.max(base.state.version) + 1
+        } else {
+            base.state.version + self.rng.gen_range(1..4)
+        };
         let data = Bytes::from(encode_accounts(&new));
         let state = State { channelId: self.id, version, data, isFinal: is_final };
         // Legal by the rules, as far as the chain shows now.
@@ -432,7 +442,8 @@ impl Run<'_> {
             .state
             .data;
         let call = E::settleCall { judge: self.chain.judge, params: (&self.params()).into(), data };
-        let r = self.chain.client(&self.mallory.keys[0]).await.transact(self.escrow, call.abi_encode(), U256::ZERO).await;
+        let r =
+            self.chain.client(&self.mallory.keys[0]).await.transact(self.escrow, call.abi_encode(), U256::ZERO).await;
         assert!(r.is_ok(), "settlement: {r:?}");
         self.note(format!("settled v{}", s.version));
     }
@@ -466,7 +477,8 @@ impl Run<'_> {
         for p in &self.terms.participants {
             deposits += self.deposited(*p).await;
             let call = E::creditCall { account: *p };
-            let out = self.chain.client(&self.mallory.keys[0]).await.read(self.escrow, call.abi_encode()).await.unwrap();
+            let out =
+                self.chain.client(&self.mallory.keys[0]).await.read(self.escrow, call.abi_encode()).await.unwrap();
             credits += E::creditCall::abi_decode_returns(&out).unwrap();
         }
         if credits != deposits {
@@ -478,9 +490,11 @@ impl Run<'_> {
             let who = self.terms.participants[*p];
             let due = a.balance + self.deposited(who).await - a.counted;
             let call = E::creditCall { account: who };
-            let out = self.chain.client(&self.mallory.keys[0]).await.read(self.escrow, call.abi_encode()).await.unwrap();
+            let out =
+                self.chain.client(&self.mallory.keys[0]).await.read(self.escrow, call.abi_encode()).await.unwrap();
             let credit = E::creditCall::abi_decode_returns(&out).unwrap();
-            self.trace.push(format!("participant {p} (honest): due {due} by v{}, credited {credit}", latest.state.version));
+            self.trace
+                .push(format!("participant {p} (honest): due {due} by v{}, credited {credit}", latest.state.version));
             if credit < due {
                 return Err(format!("honest participant {p} is credited {credit}, less than its due {due}"));
             }
@@ -539,8 +553,12 @@ async fn one_run(
     mallory.keep(&v0);
     opener.open_on_chain(id).await.map_err(|e| (format!("open on chain: {e}"), vec![]))?;
     drop(opener);
-    let mut run = Run { rng, chain, escrow, honest, hp, mallory, mp, terms, id, trace: Vec::new(), violation: None, clock };
-    run.note(format!("{n} participants: honest at {:?}, mallory at {:?}; keys funded and nodes up at {ready} ms", run.hp, run.mp));
+    let mut run =
+        Run { rng, chain, escrow, honest, hp, mallory, mp, terms, id, trace: Vec::new(), violation: None, clock };
+    run.note(format!(
+        "{n} participants: honest at {:?}, mallory at {:?}; keys funded and nodes up at {ready} ms",
+        run.hp, run.mp
+    ));
     let steps = run.rng.gen_range(4..14);
     for _ in 0..steps {
         run.step().await;

@@ -102,10 +102,7 @@ async fn deposits_500_payments_close_and_withdrawals_conserve_every_wei() {
     );
     // More balance than counted: refused.
     let err = nodes[0].api.update(id, state_data(inflated, counted), false, Duration::from_secs(10)).await;
-    assert!(
-        matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("add up to")),
-        "{err:?}"
-    );
+    assert!(matches!(&err, Err(ApiError::Status { status: 422, message }) if message.contains("add up to")), "{err:?}");
     let after = view(&nodes[0], id).await;
     assert_eq!(after.balances, before.balances);
 

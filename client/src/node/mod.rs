@@ -347,6 +347,11 @@ impl Node {
         &self.domain
     }
 
+    /// How many blocks deep the chain's data must be before this node relies on it.
+    pub fn confirmations(&self) -> u64 {
+        self.watch.config.confirmations
+    }
+
     /// The payment escrow this node knows, if any.
     pub fn escrow_address(&self) -> Option<Address> {
         self.escrow

@@ -110,7 +110,7 @@ pub struct WatchStatus {
 
 /// What the watchtower keeps in memory between passes (the cursor itself is in the store).
 pub(crate) struct WatchState {
-    config: WatchConfig,
+    pub(crate) config: WatchConfig,
     progress: std::sync::Mutex<Progress>,
     /// Woken by the block subscription: start a pass now.
     wake: Notify,

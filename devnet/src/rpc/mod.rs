@@ -193,9 +193,9 @@ fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, jsonrpsee::cor
     m.register_method("eth_call", |p: Params, s, _| -> R {
         let mut seq = p.sequence();
         let req: TransactionRequest = seq.next().map_err(bad)?;
-        let _block: Option<BlockId> = seq.optional_next().map_err(bad)?;
+        let block: Option<BlockId> = seq.optional_next().map_err(bad)?;
         let overrides: Option<StateOverride> = seq.optional_next().map_err(bad)?;
-        deep(|| s.node().call(&req, overrides.as_ref())).map_err(to_err).and_then(ok)
+        deep(|| s.node().call_at(&req, block, overrides.as_ref())).map_err(to_err).and_then(ok)
     })?;
     m.register_method("eth_estimateGas", |p: Params, s, _| -> R {
         let mut seq = p.sequence();

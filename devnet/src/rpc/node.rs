@@ -11,8 +11,8 @@ use alloy_consensus::{
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, Bloom, Bytes, Log as PrimLog, B256, U256};
 use alloy_rpc_types_eth::{
-    state::StateOverride, Block, BlockTransactions, Filter, Header as RpcHeader, Log, Transaction, TransactionReceipt,
-    TransactionRequest,
+    state::StateOverride, Block, BlockId, BlockNumberOrTag, BlockTransactions, Filter, Header as RpcHeader, Log,
+    Transaction, TransactionReceipt, TransactionRequest,
 };
 use revm::{context::TxEnv, context_interface::result::ExecutionResult, primitives::TxKind};
 
@@ -74,7 +74,14 @@ pub struct Node {
     txs: HashMap<B256, TxRecord>,
     #[serde(skip)]
     snapshots: Vec<(Chain, usize)>,
+    /// The state after each of the last [`RECENT_STATES`] blocks, oldest first, for calls at a
+    /// past block (a non-archive node keeps as many; older ones are refused as it refuses them).
+    #[serde(skip)]
+    recent: std::collections::VecDeque<(u64, Chain)>,
 }
+
+/// How many past blocks' states `eth_call` can run against (geth's non-archive default).
+pub const RECENT_STATES: usize = 128;
 
 impl Node {
     /// A node at genesis.
@@ -89,8 +96,14 @@ impl Node {
             ..Default::default()
         };
         let hash = header.hash_slow();
-        let mut node =
-            Self { chain, blocks: Vec::new(), by_hash: HashMap::new(), txs: HashMap::new(), snapshots: Vec::new() };
+        let mut node = Self {
+            chain,
+            blocks: Vec::new(),
+            by_hash: HashMap::new(),
+            txs: HashMap::new(),
+            snapshots: Vec::new(),
+            recent: Default::default(),
+        };
         node.by_hash.insert(hash, 0);
         node.blocks.push(BlockRecord { header, hash, txs: Vec::new() });
         node
@@ -133,6 +146,10 @@ impl Node {
         let number = header.number;
         self.by_hash.insert(hash, number);
         self.blocks.push(BlockRecord { header, hash, txs });
+        if self.recent.len() == RECENT_STATES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((number, self.chain.clone()));
         (number, hash)
     }
 
@@ -292,13 +309,53 @@ impl Node {
     /// `eth_call`: `req` against the latest state (with `overrides` applied to a copy), nothing
     /// committed.
     pub fn call(&mut self, req: &TransactionRequest, overrides: Option<&StateOverride>) -> Result<Bytes, RpcError> {
-        let executed = match overrides {
-            Some(o) => {
+        self.call_at(req, None, overrides)
+    }
+
+    /// `eth_call` at `block` (the latest when `None`): the state after that block, if it is among
+    /// the last [`RECENT_STATES`]; an older one is refused like a non-archive node refuses it.
+    pub fn call_at(
+        &mut self,
+        req: &TransactionRequest,
+        block: Option<BlockId>,
+        overrides: Option<&StateOverride>,
+    ) -> Result<Bytes, RpcError> {
+        let latest = self.block_number();
+        let number = match block {
+            None | Some(BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) => latest,
+            Some(BlockId::Number(BlockNumberOrTag::Number(n))) => n,
+            Some(BlockId::Number(BlockNumberOrTag::Earliest)) => 0,
+            Some(BlockId::Number(_)) => latest,
+            Some(BlockId::Hash(h)) => self
+                .number_of(h.block_hash)
+                .ok_or_else(|| RpcError::server(format!("header for hash {} not found", h.block_hash)))?,
+        };
+        if number > latest {
+            return Err(RpcError::server(format!("header not found: block {number} is above the head {latest}")));
+        }
+        let past = if number == latest {
+            None
+        } else {
+            let state = self.recent.iter().find(|(n, _)| *n == number).map(|(_, c)| c.clone());
+            Some(state.ok_or_else(|| {
+                RpcError::server(format!(
+                    "missing trie node: the state of block {number} is not kept (the last {RECENT_STATES} are)"
+                ))
+            })?)
+        };
+        let executed = match (past, overrides) {
+            (Some(mut chain), o) => {
+                if let Some(o) = o {
+                    apply_overrides(&mut chain, o);
+                }
+                chain.call(request_env(req, &chain))
+            }
+            (None, Some(o)) => {
                 let mut chain = self.chain.clone();
                 apply_overrides(&mut chain, o);
                 chain.call(request_env(req, &chain))
             }
-            None => self.chain.call(request_env(req, &self.chain)),
+            (None, None) => self.chain.call(request_env(req, &self.chain)),
         }
         .map_err(|e| RpcError::server(e.to_string()))?;
         match executed.result {
