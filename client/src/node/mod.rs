@@ -1159,8 +1159,11 @@ impl Node {
             Message::RejectChannel { channel_id: id, digest, reason }
         };
         record.incoming = None;
+        // Queued first: an outbox that is full refuses the decision, and the proposal still waits
+        // for one; a decision recorded without its message would never reach the proposer.
+        self.enqueue(&record.peers[inc.from], &message)?;
         self.store.put_channel(&record)?;
-        self.enqueue(&record.peers[inc.from], &message)
+        Ok(())
     }
 
     /// The user's decision on an update proposed by another participant.
@@ -1193,8 +1196,11 @@ impl Node {
             Message::RejectUpdate { channel_id: id, version, digest: self.domain.state_digest(&state), reason }
         };
         record.incoming = None;
+        // Queued first: an outbox that is full refuses the decision, and the proposal still waits
+        // for one; a decision recorded without its message would never reach the proposer.
+        self.enqueue(&record.peers[inc.from], &message)?;
         self.store.put_channel(&record)?;
-        self.enqueue(&record.peers[inc.from], &message)
+        Ok(())
     }
 
     fn enqueue(&self, url: &str, message: &Message) -> Result<(), NodeError> {
