@@ -295,8 +295,15 @@ async fn stale_challenge_is_answered_by_the_status_reread_when_logs_never_come()
     assert!(took < Duration::from_secs(15), "answered in {took:?}");
     assert!(proxy.get_logs_calls() > 0, "the node asked for logs and got none");
     net.wait_until(0, id, "answer recorded", |v| v.record.chain.version == 10).await;
+    // Node 0 is the only watchtower left, so the answer is its own. It reports it as `answered`
+    // — or, when a loaded machine made a pass give up waiting for the receipt after the
+    // transaction was sent, the next pass reads v10 from the judge and reports that.
     let seen = events.lock().unwrap().clone();
-    assert!(seen.iter().any(|e| matches!(e, Event::Answered { stale_version: 3, version: 10, .. })), "{seen:?}");
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Answered { stale_version: 3, version: 10, .. })
+            || matches!(e, Event::Chain { version: 10, .. })),
+        "{seen:?}"
+    );
     ends_with_latest(&net, id, 40).await;
     net.stop().await;
 }
