@@ -91,14 +91,16 @@ wasm-opt -Oz --mvp-features --enable-bulk-memory --enable-sign-ext --enable-muta
     || die "wasm-opt failed on $raw"
 
 # Quick structural check (the devnet's validator is the strict one): imports only from
-# vm_hooks, the two exports Nitro needs, no start function.
+# vm_hooks, the two exports Nitro needs, no start function. The dump is read from a here-string,
+# not piped from echo: `grep -q` stops reading at its first match, and under pipefail the echo
+# then killed by SIGPIPE would fail the check on a busy machine.
 dump="$(wasm-objdump -x "$wasm")"
-if echo "$dump" | grep -E '^ - func\[[0-9]+\] .* <- ' | grep -vq ' <- vm_hooks\.'; then
+if grep -E '^ - func\[[0-9]+\] .* <- ' <<<"$dump" | grep -v ' <- vm_hooks\.' >/dev/null; then
     die "$name.wasm imports from a module other than vm_hooks"
 fi
-echo "$dump" | grep -q '"user_entrypoint"' || die "$name.wasm does not export user_entrypoint"
-echo "$dump" | grep -q '"memory"' || die "$name.wasm does not export memory"
-echo "$dump" | grep -q '^Start' && die "$name.wasm has a start function"
+grep -q '"user_entrypoint"' <<<"$dump" || die "$name.wasm does not export user_entrypoint"
+grep -q '"memory"' <<<"$dump" || die "$name.wasm does not export memory"
+grep -q '^Start' <<<"$dump" && die "$name.wasm has a start function"
 
 { printf '\xef\xf0\x00\x00'; brotli -q 11 -w 22 -c "$wasm"; } > "$bin"
 

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-contracts.sh
-cargo run --locked --quiet -p avocado-client --bin avocado -- demo "$@"
+cargo run --locked --quiet -p avocado-cli --bin avocado -- demo "$@"

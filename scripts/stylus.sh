@@ -7,11 +7,16 @@
 #
 # With rustup's wasm32 target installed, cargo-stylus runs as it is. Without it, it runs on
 # Debian's rustc-web with std rebuilt for the MVP CPU (see scripts/build-wasm.sh). Installs
-# cargo-stylus with `cargo install --locked` when it is missing.
+# cargo-stylus with `cargo install --locked` when it is missing, unless AVOCADO_STYLUS_NO_INSTALL
+# is set (the tests set it: scripts/test.sh installs it once, before them).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 if ! cargo stylus --version 2>/dev/null | grep -q '0\.10\.10'; then
+    if [ -n "${AVOCADO_STYLUS_NO_INSTALL:-}" ]; then
+        echo "stylus.sh: cargo-stylus 0.10.10 is missing: cargo install --locked cargo-stylus@0.10.10" >&2
+        exit 1
+    fi
     echo "installing cargo-stylus 0.10.10 (cargo install --locked; several minutes)" >&2
     cargo install cargo-stylus --version 0.10.10 --locked >&2
 fi

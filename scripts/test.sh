@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project from a fresh clone: builds the judge's WASM (installing the
-# toolchain it needs), then the native, WASM and end-to-end suites, and prints one closing line
-# `N passed, M failed`.
+# toolchain it needs), installs cargo-stylus once, then runs the native, WASM and end-to-end
+# suites, and prints one closing line `N passed, M failed`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,13 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 scripts/build-contracts.sh
+
+# cargo-stylus 0.10.10, installed here once and before any test: the cargo_stylus test builds
+# both contracts with it at the same time and fails when it is missing rather than install it.
+if ! cargo stylus --version 2>/dev/null | grep -q '0\.10\.10'; then
+    echo "installing cargo-stylus 0.10.10 (cargo install --locked; several minutes)"
+    cargo install --locked cargo-stylus@0.10.10
+fi
 
 run() {
     echo "+ $*"
@@ -20,12 +27,12 @@ run() {
 failed_cmds=0
 
 # End-to-end tests start `avocado node` processes: the binary must exist before they run.
-run cargo build --locked -p avocado-client --bin avocado
+run cargo build --locked -p avocado-cli --bin avocado
 run cargo test --workspace --locked --no-fail-fast
 # The exported-ABI check needs the SDK's export feature, which must never reach the WASM build.
 run cargo test --locked -p avocado-judge --features export-abi --test abi
 run cargo test --locked -p avocado-escrow --features export-abi --test abi
-# cargo-stylus 0.10.10 must accept the judge crate (installed here when missing).
+# cargo-stylus 0.10.10 (installed above) must accept both contract crates.
 run cargo test --locked -p avocado-tests --test cargo_stylus -- --ignored
 # Tools nobody here wrote against the devnet: cargo-stylus deploys, foundry's cast drives the judge.
 if [ ! -x target/tools/node_modules/.bin/cast ]; then

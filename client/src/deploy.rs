@@ -10,10 +10,7 @@ use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{bail, Context, Result};
-use avocado_devnet::{
-    chain::arbos::{ArbWasm, ARB_WASM},
-    stylus,
-};
+use stylus_deploy::{self as stylus, ArbWasm, ARB_WASM};
 
 /// A deployed and activated program.
 #[derive(Clone, Debug, serde::Serialize)]

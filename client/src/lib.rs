@@ -7,7 +7,6 @@ pub mod keys;
 pub mod message;
 pub mod node;
 pub mod pay;
-pub mod process;
 pub mod serve;
 pub mod service;
 pub mod signed;

@@ -23,7 +23,7 @@
 //! Refused: once a dispute runs, no new state can count a deposit (the judge takes only states
 //! signed already), so the money could only come back as a refund — the escrow says so instead.
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
-#![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
+#![cfg_attr(not(any(test, feature = "export-abi")), no_std, allow(missing_docs))] // SDK-generated `user_entrypoint`
 
 #[macro_use]
 extern crate alloc;

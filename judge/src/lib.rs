@@ -19,7 +19,7 @@
 //! Only `block.timestamp`: on Arbitrum `block.number` is a lagging L1 number. A dispute whose
 //! deadline passed reads Final without a transaction (lazy finalisation).
 #![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
-#![cfg_attr(not(any(test, feature = "export-abi")), no_std)]
+#![cfg_attr(not(any(test, feature = "export-abi")), no_std, allow(missing_docs))] // SDK-generated `user_entrypoint`
 
 #[macro_use]
 extern crate alloc;

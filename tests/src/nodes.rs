@@ -14,10 +14,10 @@ use alloy_provider::{Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
+use avocado_cli::process::{NodeProcess, NodeSpec};
 use avocado_client::app_client::{AppClient, Proposed};
 use avocado_client::chain::{AlloyChain, ChainClient, ChannelStatusOnChain, TxReceipt};
 use avocado_client::message::SignedJson;
-use avocado_client::process::{NodeProcess, NodeSpec};
 use avocado_client::signed::SignedState;
 use avocado_codec::{signer, ChannelParams, Domain, IAvocadoJudge as I};
 use avocado_devnet::chain::ChainConfig;
@@ -33,7 +33,7 @@ pub fn avocado_exe() -> PathBuf {
     let exe = std::env::current_exe().expect("the test's path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>");
     let path = dir.join("avocado");
-    assert!(path.exists(), "{} is missing: cargo build -p avocado-client --bin avocado", path.display());
+    assert!(path.exists(), "{} is missing: cargo build -p avocado-cli --bin avocado", path.display());
     path
 }
 

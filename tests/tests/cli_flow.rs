@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use alloy_primitives::{Address, U256};
-use avocado_client::process::{NodeProcess, NodeSpec};
+use avocado_cli::process::{NodeProcess, NodeSpec};
 use avocado_tests::nodes::{avocado_exe, Folder};
 use serde_json::Value;
 

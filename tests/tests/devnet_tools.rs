@@ -54,7 +54,7 @@ async fn cargo_stylus_deploys_and_cast_drives_the_judge() {
     let node = rpc::start(ChainConfig::default(), SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
     let url = node.url();
     let deploy = tokio::task::block_in_place(|| {
-        run(Command::new(root().join("scripts/stylus.sh")).args([
+        run(Command::new(root().join("scripts/stylus.sh")).env("AVOCADO_STYLUS_NO_INSTALL", "1").args([
             "deploy",
             "--no-verify",
             "--endpoint",

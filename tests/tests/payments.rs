@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use alloy_primitives::{Bytes, U256};
+use avocado_cli::process::NodeProcess;
 use avocado_client::app_client::ApiError;
 use avocado_client::chain::{ChainClient, TxReceipt};
 use avocado_client::message::{Envelope, Message, StateJson, SIGNATURE_HEADER};
 use avocado_client::pay::PaymentView;
-use avocado_client::process::NodeProcess;
 use avocado_codec::payment::{encode_accounts, Account};
 use avocado_tests::nodes::{Net, NetOptions};
 use serde_json::json;

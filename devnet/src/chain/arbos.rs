@@ -19,13 +19,12 @@ use revm::{
 
 use super::evm::Ctx;
 use crate::stylus;
+pub use stylus_deploy::{ArbWasm, ARB_WASM};
 
 /// ArbSys.
 pub const ARB_SYS: Address = address!("0000000000000000000000000000000000000064");
 /// ArbOwnerPublic.
 pub const ARB_OWNER_PUBLIC: Address = address!("000000000000000000000000000000000000006b");
-/// ArbWasm.
-pub const ARB_WASM: Address = address!("0000000000000000000000000000000000000071");
 /// ArbWasmCache.
 pub const ARB_WASM_CACHE: Address = address!("0000000000000000000000000000000000000072");
 /// The account whose storage holds ArbOS state (here: activations).
@@ -54,32 +53,6 @@ pub const DATA_FEE_PER_BYTE: u64 = 1_000_000_000;
 pub const ACTIVATION_GAS: u64 = 1_200_000;
 
 sol! {
-    interface ArbWasm {
-        function activateProgram(address program) external payable returns (uint16 version, uint256 dataFee);
-        function stylusVersion() external view returns (uint16 version);
-        function codehashVersion(bytes32 codehash) external view returns (uint16 version);
-        function programVersion(address program) external view returns (uint16 version);
-        function inkPrice() external view returns (uint32 price);
-        function maxStackDepth() external view returns (uint32 depth);
-        function freePages() external view returns (uint16 pages);
-        function pageGas() external view returns (uint16 gas);
-        function pageLimit() external view returns (uint16 limit);
-        function expiryDays() external view returns (uint16 _days);
-        function keepaliveDays() external view returns (uint16 _days);
-        function activationGas() external view returns (uint64 gas);
-        function codehashKeepalive(bytes32 codehash) external payable;
-
-        event ProgramActivated(bytes32 indexed codehash, bytes32 moduleHash, address program, uint256 dataFee, uint16 version);
-
-        error ProgramNotWasm();
-        error ProgramNotActivated();
-        error ProgramNeedsUpgrade(uint16 version, uint16 stylusVersion);
-        error ProgramExpired(uint64 ageInSeconds);
-        error ProgramUpToDate();
-        error ProgramKeepaliveTooSoon(uint64 ageInSeconds);
-        error ProgramInsufficientValue(uint256 have, uint256 want);
-    }
-
     interface ArbSys {
         function arbBlockNumber() external view returns (uint256);
         function arbChainID() external view returns (uint256);

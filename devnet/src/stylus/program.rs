@@ -13,8 +13,8 @@ use wasmparser::{ExternalKind, FuncType, Parser, Payload, TypeRef, ValType, Vali
 
 use super::hostio::HOSTIOS;
 
-/// The prefix of deployed Stylus code, before the dictionary byte.
-pub const STYLUS_PREFIX: [u8; 3] = [0xEF, 0xF0, 0x00];
+pub use stylus_deploy::{init_code, is_stylus, pack, STYLUS_PREFIX};
+
 /// Largest uncompressed program.
 pub const MAX_WASM_SIZE: usize = 128 * 1024;
 /// Largest deployed code (EIP-170), prefix included.
@@ -109,20 +109,6 @@ pub enum ActivationError {
         /// The limit.
         limit: u64,
     },
-}
-
-/// Deployable code for `wasm`: `EF F0 00 00` + brotli quality 11, window 22 (what cargo-stylus
-/// writes).
-pub fn pack(wasm: &[u8]) -> Vec<u8> {
-    let mut out = vec![0xEF, 0xF0, 0x00, 0x00];
-    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
-    brotli::BrotliCompress(&mut &wasm[..], &mut out, &params).expect("compressing into a Vec cannot fail");
-    out
-}
-
-/// Whether `code` carries the Stylus prefix (what the chain checks before running it as WASM).
-pub fn is_stylus(code: &[u8]) -> bool {
-    code.len() > 3 && code.starts_with(&STYLUS_PREFIX)
 }
 
 /// The WASM inside deployed code.
@@ -385,16 +371,4 @@ pub fn activate(code: &[u8]) -> Result<(Vec<u8>, ProgramInfo), ActivationError> 
     let wasm = unpack(code)?;
     let info = validate(&wasm)?;
     Ok((wasm, info))
-}
-
-/// EVM init code that deploys `code` as it is: cargo-stylus' 43-byte prelude
-/// (`PUSH32 len, DUP1, PUSH1 43, PUSH1 0, CODECOPY, PUSH1 0, RETURN`, version byte 0) + `code`.
-pub fn init_code(code: &[u8]) -> Vec<u8> {
-    let mut init = vec![0x7f];
-    let mut len = [0u8; 32];
-    len[24..].copy_from_slice(&(code.len() as u64).to_be_bytes());
-    init.extend_from_slice(&len);
-    init.extend_from_slice(&[0x80, 0x60, 0x2b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3, 0x00]);
-    init.extend_from_slice(code);
-    init
 }

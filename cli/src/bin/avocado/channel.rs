@@ -16,7 +16,7 @@ use crate::parse_duration;
 
 /// Which node to talk to.
 #[derive(Args, Clone, Debug)]
-pub struct NodeRef {
+pub(crate) struct NodeRef {
     /// The node's data folder (its node.json and app.token are read).
     #[arg(long, env = "AVOCADO_DATA_DIR", default_value = "avocado-data")]
     data_dir: PathBuf,
@@ -29,7 +29,7 @@ pub struct NodeRef {
 }
 
 impl NodeRef {
-    pub fn client(&self) -> Result<AppClient> {
+    pub(crate) fn client(&self) -> Result<AppClient> {
         match (&self.node, &self.token) {
             (Some(url), Some(token)) => Ok(AppClient::new(url, token)),
             _ => AppClient::from_data_dir(&self.data_dir),
@@ -39,16 +39,16 @@ impl NodeRef {
 
 /// A channel of a node.
 #[derive(Args, Clone, Debug)]
-pub struct ChannelRef {
+pub(crate) struct ChannelRef {
     #[command(flatten)]
-    pub node: NodeRef,
+    pub(crate) node: NodeRef,
     /// Channel id.
-    pub id: B256,
+    pub(crate) id: B256,
 }
 
 /// State data given on the command line.
 #[derive(Args, Clone, Debug, Default)]
-pub struct DataArgs {
+pub(crate) struct DataArgs {
     /// Data as hex.
     #[arg(long, conflicts_with = "text")]
     data: Option<Bytes>,
@@ -64,7 +64,7 @@ impl DataArgs {
 }
 
 #[derive(Subcommand)]
-pub enum ChannelCommand {
+pub(crate) enum ChannelCommand {
     /// Propose a channel to other participants (this node is participant 0).
     Propose {
         #[command(flatten)]
@@ -176,7 +176,7 @@ pub enum ChannelCommand {
 }
 
 /// `--with ADDRESS=URL` values: the other participants and their peer URLs.
-pub fn parse_with(with: &[String]) -> Result<Vec<(Address, String)>> {
+pub(crate) fn parse_with(with: &[String]) -> Result<Vec<(Address, String)>> {
     with.iter()
         .map(|w| {
             let (addr, url) = w.split_once('=').with_context(|| format!("--with {w}: expected ADDRESS=URL"))?;
@@ -280,7 +280,7 @@ fn receipt_text(v: &Value) -> String {
     )
 }
 
-pub async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
+pub(crate) async fn run(cmd: ChannelCommand, json: bool) -> Result<()> {
     match cmd {
         ChannelCommand::Propose { node, with, challenge, nonce, executive, data, no_open, wait } => {
             let client = node.client()?;
@@ -431,7 +431,7 @@ async fn watch(client: AppClient, id: B256, json: bool) -> Result<()> {
 }
 
 /// One line for a person.
-pub fn describe(event: &Event) -> String {
+pub(crate) fn describe(event: &Event) -> String {
     match event {
         Event::ChannelProposed { by, .. } => format!("{by} proposes this channel"),
         Event::ChannelOpened { .. } => "version 0 fully signed: the channel is open".into(),

@@ -51,7 +51,7 @@ enum Command {
 
 /// Where the key comes from (flags named as foundry's).
 #[derive(Args, Clone, Debug, Default)]
-pub struct KeyArgs {
+pub(crate) struct KeyArgs {
     /// Raw private key (hex). Prefer a keystore outside development.
     #[arg(long, env = "AVOCADO_PRIVATE_KEY", hide_env_values = true)]
     private_key: Option<String>,
@@ -141,7 +141,7 @@ enum KeyCommand {
 
 /// `avocado node`.
 #[derive(Args, Clone, Debug)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     #[command(flatten)]
     key: KeyArgs,
     /// Data folder (store, API token, node.json).
@@ -225,7 +225,7 @@ struct DeployArgs {
 }
 
 /// Parses `90`, `90s`, `15m`, `24h`, `7d`, `250ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);

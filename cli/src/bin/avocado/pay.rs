@@ -11,7 +11,7 @@ use crate::channel::{parse_with, ChannelRef, NodeRef};
 use crate::parse_duration;
 
 /// Parses `1.5eth`, `2ether`, `100gwei`, `42wei` or `42` (wei).
-pub fn parse_amount(s: &str) -> Result<U256, String> {
+pub(crate) fn parse_amount(s: &str) -> Result<U256, String> {
     let s = s.trim().to_lowercase();
     let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
@@ -25,7 +25,7 @@ pub fn parse_amount(s: &str) -> Result<U256, String> {
 }
 
 #[derive(Subcommand)]
-pub enum PayCommand {
+pub(crate) enum PayCommand {
     /// Open a payment channel (this node is participant 0) and deposit into the escrow.
     Open {
         #[command(flatten)]
@@ -97,7 +97,7 @@ fn show(v: &Value, json: bool, text: impl FnOnce(&Value) -> String) {
     }
 }
 
-pub async fn run(cmd: PayCommand, json: bool) -> Result<()> {
+pub(crate) async fn run(cmd: PayCommand, json: bool) -> Result<()> {
     match cmd {
         PayCommand::Open { node, with, deposit, challenge, nonce } => {
             let (participants, peers): (Vec<Address>, Vec<String>) = parse_with(&with)?.into_iter().unzip();

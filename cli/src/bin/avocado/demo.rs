@@ -10,10 +10,10 @@ use alloy_primitives::{keccak256, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{bail, Context, Result};
+use avocado_cli::process::{NodeProcess, NodeSpec};
 use avocado_client::app_client::AppClient;
 use avocado_client::chain::{AlloyChain, ChainClient, TxReceipt};
 use avocado_client::node::Event;
-use avocado_client::process::{NodeProcess, NodeSpec};
 use avocado_client::signed::SignedState;
 use avocado_codec::payment::decode_accounts;
 use avocado_codec::{phase, signer, ChannelParams, Domain, IAvocadoJudge as I};
@@ -24,7 +24,7 @@ use serde_json::json;
 use crate::parse_duration;
 
 #[derive(Args, Clone, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// The judge's deployable code (`scripts/build-contracts.sh` writes it).
     #[arg(long, default_value = "target/judge/judge.bin")]
     judge_code: PathBuf,
@@ -55,7 +55,7 @@ impl Costs {
     }
 }
 
-pub async fn run(args: DemoArgs) -> Result<()> {
+pub(crate) async fn run(args: DemoArgs) -> Result<()> {
     let read = |p: &PathBuf| {
         std::fs::read(p)
             .with_context(|| format!("cannot read {} (build it with scripts/build-contracts.sh)", p.display()))

@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{keccak256, Bytes, B256};
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::{Context, Result};
+use avocado_cli::process::{NodeProcess, NodeSpec};
 use avocado_client::app_client::AppClient;
-use avocado_client::process::{NodeProcess, NodeSpec};
 use avocado_codec::signer;
 use clap::Args;
 use serde_json::json;
 
 #[derive(Args, Clone, Debug)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Updates on the single channel.
     #[arg(long, default_value_t = 1000)]
     updates: u64,
@@ -70,7 +70,7 @@ async fn open(a: &AppClient, nodes: &[NodeProcess], nonce: u64) -> Result<B256> 
     Ok(a.propose_channel(request).await?.channel_id())
 }
 
-pub async fn run(args: BenchArgs, json: bool) -> Result<()> {
+pub(crate) async fn run(args: BenchArgs, json: bool) -> Result<()> {
     let dir =
         args.dir.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("avocado-bench-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir);

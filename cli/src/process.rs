@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use alloy_primitives::Address;
 use anyhow::{bail, Context, Result};
 
-use crate::app_client::AppClient;
-use crate::service::read_info;
+use avocado_client::app_client::AppClient;
+use avocado_client::service::read_info;
 
 /// How to start a node process.
 #[derive(Clone, Debug)]
