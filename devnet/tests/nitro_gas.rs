@@ -163,3 +163,42 @@ fn calls_pay_nitros_wasm_call_cost() {
     let (status, failed) = call(&mut evm, failing, 0);
     assert_eq!((status, failed), (2, cold));
 }
+
+/// Per-byte prices, `crates/arbutil/src/pricing.rs`: host → guest writes 5,040 + 30 per byte
+/// beyond 32 (`read_args`), guest → host reads 16,381 + 55 per byte beyond 32, paid twice by
+/// `write_result` (once "for geth", `user-host-trait/lib.rs`) and once by `emit_log`, whose log
+/// gas is 375 × (1 + topics) + 8 per data byte (`crates/prover/src/programs/meter.rs`).
+#[test]
+fn bytes_moved_pay_nitros_read_and_write_prices() {
+    let wasm = wat::parse_str(
+        r#"(module
+      (import "vm_hooks" "read_args" (func $read_args (param i32)))
+      (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+      (import "vm_hooks" "emit_log" (func $log (param i32 i32 i32)))
+      (import "vm_hooks" "evm_ink_left" (func $ink (result i64)))
+      (memory (export "memory") 1)
+      (func (export "user_entrypoint") (param $len i32) (result i32)
+        (call $read_args (i32.const 0))
+        (call $write_result (i32.const 0) (local.get $len))
+        (i64.store (i32.const 1000) (call $ink))
+        (call $log (i32.const 0) (local.get $len) (i32.const 0))
+        (i64.store (i32.const 1008) (call $ink))
+        (call $write_result (i32.const 1000) (i32.const 16))
+        (i32.const 0)))"#,
+    )
+    .unwrap();
+    let me = Address::with_last_byte(0xc2);
+    let mut evm = MemoryEvm::new();
+    evm.deploy(me, Program::activate(&stylus::pack(&wasm)).unwrap());
+    let ink = |evm: &mut MemoryEvm, len: usize| {
+        let r = evm.transact(Address::repeat_byte(9), me, &vec![1u8; len], 10_000_000);
+        let o = &r.outcome.output;
+        (u64::from_le_bytes(o[..8].try_into().unwrap()), u64::from_le_bytes(o[8..16].try_into().unwrap()))
+    };
+    let (a64, b64) = ink(&mut evm, 64);
+    let (a96, b96) = ink(&mut evm, 96);
+    // 32 more bytes: read_args 30 × 32 = 960, write_result 2 × 55 × 32 = 3,520.
+    assert_eq!(a64 - a96, 960 + 3_520);
+    // emit_log: 55 × 32 = 1,760 ink and 8 × 32 = 256 gas = 2,560,000 ink more.
+    assert_eq!((b64 - b96) - (a64 - a96), 1_760 + 2_560_000);
+}
