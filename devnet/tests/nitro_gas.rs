@@ -202,3 +202,46 @@ fn bytes_moved_pay_nitros_read_and_write_prices() {
     // emit_log: 55 × 32 = 1,760 ink and 8 × 32 = 256 gas = 2,560,000 ink more.
     assert_eq!((b64 - b96) - (a64 - a96), 1_760 + 2_560_000);
 }
+
+/// `arbos/programs/api.go` `doCall`: the callee gets min(requested, 63/64 of the gas left after
+/// the call's base cost). Asking for everything, 64,000 more gas for the transaction gives the
+/// callee exactly 63,000 more.
+#[test]
+fn a_call_passes_63_64ths_of_what_is_left() {
+    let callee = wat::parse_str(
+        r#"(module
+      (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+      (import "vm_hooks" "evm_gas_left" (func $gas (result i64)))
+      (memory (export "memory") 1)
+      (func (export "user_entrypoint") (param $len i32) (result i32)
+        (i64.store (i32.const 0) (call $gas))
+        (call $write_result (i32.const 0) (i32.const 8))
+        (i32.const 0)))"#,
+    )
+    .unwrap();
+    let caller = wat::parse_str(
+        r#"(module
+      (import "vm_hooks" "read_args" (func $read_args (param i32)))
+      (import "vm_hooks" "write_result" (func $write_result (param i32 i32)))
+      (import "vm_hooks" "static_call_contract" (func $scall (param i32 i32 i32 i64 i32) (result i32)))
+      (import "vm_hooks" "read_return_data" (func $rrd (param i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "user_entrypoint") (param $len i32) (result i32)
+        (call $read_args (i32.const 0))
+        (drop (call $scall (i32.const 0) (i32.const 0) (i32.const 0) (i64.const -1) (i32.const 100)))
+        (drop (call $rrd (i32.const 200) (i32.const 0) (i32.const 8)))
+        (call $write_result (i32.const 200) (i32.const 8))
+        (i32.const 0)))"#,
+    )
+    .unwrap();
+    let (me, other) = (Address::with_last_byte(0xc3), Address::with_last_byte(0xc4));
+    let mut evm = MemoryEvm::new();
+    evm.deploy(me, Program::activate(&stylus::pack(&caller)).unwrap());
+    evm.deploy(other, Program::activate(&stylus::pack(&callee)).unwrap());
+    let seen = |evm: &mut MemoryEvm, gas: u64| {
+        let r = evm.transact(Address::repeat_byte(9), me, other.as_slice(), gas);
+        u64::from_le_bytes(r.outcome.output[..8].try_into().unwrap())
+    };
+    let (low, high) = (seen(&mut evm, 1_000_000), seen(&mut evm, 1_064_000));
+    assert_eq!(high - low, 63_000);
+}
