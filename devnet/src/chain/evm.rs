@@ -129,21 +129,24 @@ impl DevEvm {
         let code_hash = inputs.known_bytecode.0;
         let gas_limit = inputs.gas_limit;
         let calldata = inputs.input.bytes(&self.inner.ctx);
-        let fail = |result: InstructionResult, output: Bytes, spent_all: bool, used: u64| {
+        let fail = |result: InstructionResult, output: Bytes, spent_all: bool, used: u64, refund: i64| {
             let mut gas = Gas::new(gas_limit);
             if spent_all {
                 gas.spend_all();
             } else {
                 let _ = gas.record_regular_cost(used.min(gas_limit));
             }
+            if result.is_ok() {
+                gas.record_refund(refund);
+            }
             InterpreterAction::Return(InterpreterResult::new(result, output, gas))
         };
         // Nitro runs only programs activated at the current Stylus version.
         if arbos::activated_version(&mut self.inner.ctx, code_hash) != Some(arbos::STYLUS_VERSION) {
-            return fail(InstructionResult::Revert, arbos::program_not_activated(), false, 0);
+            return fail(InstructionResult::Revert, arbos::program_not_activated(), false, 0, 0);
         }
         let Some(program) = self.programs.get_or_compile(code_hash, &code) else {
-            return fail(InstructionResult::Revert, arbos::program_not_activated(), false, 0);
+            return fail(InstructionResult::Revert, arbos::program_not_activated(), false, 0, 0);
         };
         let ctx = &self.inner.ctx;
         let value = match inputs.value {
@@ -172,18 +175,20 @@ impl DevEvm {
             value,
             is_static: inputs.is_static,
             error: None,
+            refund: 0,
         };
         let outcome = program.execute(&mut api, &call_ctx, &calldata, gas_limit);
         let failed = api.error.is_some();
+        let refund = api.refund;
         self.running.pop();
         if failed {
-            return fail(InstructionResult::FatalExternalError, Bytes::new(), true, 0);
+            return fail(InstructionResult::FatalExternalError, Bytes::new(), true, 0, 0);
         }
         match outcome.status {
-            Status::Success => fail(InstructionResult::Return, outcome.output.into(), false, outcome.gas_used),
-            Status::Revert => fail(InstructionResult::Revert, outcome.output.into(), false, outcome.gas_used),
-            Status::OutOfInk => fail(InstructionResult::OutOfGas, Bytes::new(), true, 0),
-            Status::Failure(_) => fail(InstructionResult::InvalidFEOpcode, Bytes::new(), true, 0),
+            Status::Success => fail(InstructionResult::Return, outcome.output.into(), false, outcome.gas_used, refund),
+            Status::Revert => fail(InstructionResult::Revert, outcome.output.into(), false, outcome.gas_used, 0),
+            Status::OutOfInk => fail(InstructionResult::OutOfGas, Bytes::new(), true, 0, 0),
+            Status::Failure(_) => fail(InstructionResult::InvalidFEOpcode, Bytes::new(), true, 0, 0),
         }
     }
 }
@@ -254,6 +259,8 @@ struct RevmApi<'a> {
     is_static: bool,
     /// A database error: the transaction cannot complete.
     error: Option<String>,
+    /// Refunds of this frame: its storage writes' and its successful callees'.
+    refund: i64,
 }
 
 impl RevmApi<'_> {
@@ -263,21 +270,54 @@ impl RevmApi<'_> {
 }
 
 impl EvmApi for RevmApi<'_> {
-    fn storage_load(&mut self, key: B256) -> B256 {
+    fn storage_load(&mut self, key: B256) -> (B256, bool) {
         let address = self.address;
         match self.journal().sload(address, key.into()) {
-            Ok(v) => B256::from(v.data),
+            Ok(v) => (B256::from(v.data), v.is_cold),
             Err(e) => {
                 self.error = Some(e.to_string());
-                B256::ZERO
+                (B256::ZERO, false)
             }
         }
     }
 
-    fn storage_store(&mut self, key: B256, value: B256) {
+    fn storage_store(&mut self, key: B256, value: B256) -> u64 {
         let address = self.address;
-        if let Err(e) = self.journal().sstore(address, key.into(), value.into()) {
-            self.error = Some(e.to_string());
+        match self.journal().sstore(address, key.into(), value.into()) {
+            Ok(r) => {
+                let (gas, refund) = stylus::meter::sstore_cost(
+                    r.data.original_value.into(),
+                    r.data.present_value.into(),
+                    r.data.new_value.into(),
+                    r.is_cold,
+                );
+                self.refund += refund;
+                gas
+            }
+            Err(e) => {
+                self.error = Some(e.to_string());
+                0
+            }
+        }
+    }
+
+    fn access_account(&mut self, account: Address) -> bool {
+        match self.journal().load_account(account) {
+            Ok(a) => a.is_cold,
+            Err(e) => {
+                self.error = Some(e.to_string());
+                false
+            }
+        }
+    }
+
+    fn is_empty(&mut self, account: Address) -> bool {
+        match self.journal().load_account(account) {
+            Ok(a) => a.data.state_clear_aware_is_empty(revm::primitives::hardfork::SpecId::PRAGUE),
+            Err(e) => {
+                self.error = Some(e.to_string());
+                false
+            }
         }
     }
 
@@ -324,11 +364,16 @@ impl EvmApi for RevmApi<'_> {
             charged_new_account_state_gas: false,
         };
         match self.evm.nested(FrameInput::Call(Box::new(inputs))) {
-            Ok(FrameResult::Call(out)) => CallResult {
-                success: out.result.result.is_ok(),
-                output: out.result.output.to_vec(),
-                gas_used: gas.saturating_sub(out.result.gas.remaining()),
-            },
+            Ok(FrameResult::Call(out)) => {
+                if out.result.result.is_ok() {
+                    self.refund += out.result.gas.refunded();
+                }
+                CallResult {
+                    success: out.result.result.is_ok(),
+                    output: out.result.output.to_vec(),
+                    gas_used: gas.saturating_sub(out.result.gas.remaining()),
+                }
+            }
             Ok(_) => unreachable!("a call frame returns a call result"),
             Err(e) => {
                 self.error = Some(format!("{e:?}"));
@@ -346,6 +391,9 @@ impl EvmApi for RevmApi<'_> {
         match self.evm.nested(FrameInput::Create(Box::new(inputs))) {
             Ok(FrameResult::Create(out)) => {
                 let ok = out.result.result.is_ok();
+                if ok {
+                    self.refund += out.result.gas.refunded();
+                }
                 CreateResult {
                     address: if ok { out.address } else { None },
                     output: if ok { Vec::new() } else { out.result.output.to_vec() },

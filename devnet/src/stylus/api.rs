@@ -41,18 +41,31 @@ pub struct CreateResult {
 }
 
 /// Chain state and effects, as reached through the `vm_hooks`.
+///
+/// Access lists (EIP-2929) and refunds live on this side, as they live in geth's StateDB for
+/// Nitro: the host asks whether a slot or an account was cold and prices the access itself.
 pub trait EvmApi {
-    /// Persistent storage of the running program.
-    fn storage_load(&mut self, key: B256) -> B256;
-    /// Writes persistent storage of the running program (called at cache flush).
-    fn storage_store(&mut self, key: B256, value: B256);
+    /// Persistent storage of the running program, and whether the slot was cold in this
+    /// transaction (it is warm afterwards).
+    fn storage_load(&mut self, key: B256) -> (B256, bool);
+    /// Writes persistent storage of the running program (called at cache flush) and returns
+    /// the gas Nitro's `WasmStateStoreCost` charges for it ([`sstore_cost`]); the refund it
+    /// implies is recorded as the EVM records an SSTORE's.
+    ///
+    /// [`sstore_cost`]: super::meter::sstore_cost
+    fn storage_store(&mut self, key: B256, value: B256) -> u64;
     /// Transient storage (EIP-1153) of the running program.
     fn transient_load(&mut self, key: B256) -> B256;
     /// Writes transient storage.
     fn transient_store(&mut self, key: B256, value: B256);
-    /// Calls another contract or precompile.
+    /// Adds `account` to the transaction's access list; whether it was cold.
+    fn access_account(&mut self, account: Address) -> bool;
+    /// Whether `account` is empty (EIP-161: no code, nonce 0, balance 0).
+    fn is_empty(&mut self, account: Address) -> bool;
+    /// Calls another contract or precompile with exactly `gas` (access and value costs are the
+    /// host's); `gas_used` of the result is what the callee used.
     fn call(&mut self, kind: CallKind, to: Address, input: &[u8], value: U256, gas: u64) -> CallResult;
-    /// Creates a contract (`salt` given: CREATE2).
+    /// Creates a contract (`salt` given: CREATE2) with exactly `gas` for the init code.
     fn create(&mut self, init_code: &[u8], endowment: U256, salt: Option<B256>, gas: u64) -> CreateResult;
     /// Emits a log from the running program.
     fn emit_log(&mut self, topics: Vec<B256>, data: Vec<u8>);

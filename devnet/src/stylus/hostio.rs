@@ -1,10 +1,14 @@
 //! The `vm_hooks` host functions: their WASM signatures (checked at activation) and their
 //! implementations on wasmi (linked at execution).
 //!
-//! Semantics follow Nitro: storage writes are buffered in a per-call cache and reach the chain
-//! only at `storage_flush_cache` (the SDK flushes before every call and at the end of the
-//! entrypoint), reads see the cache first; return data of the last call is kept for
-//! `read_return_data`; `exit_early` ends the program with a status.
+//! Semantics and prices follow Nitro's `user-host-trait` (the hostios), `arbutil`'s storage cache
+//! and request handler, and `arbos/programs/api.go` (the EVM side): storage writes are buffered in
+//! a per-call cache and reach the chain only when the program calls `storage_flush_cache` (the
+//! SDK flushes before its calls and at the end of the entrypoint; the host never does), only
+//! slots whose value changed are written, each priced as geth's `WasmStateStoreCost`; reads see
+//! the cache first and pay `WasmStateLoadCost` on a miss; calls pay `WasmCallCost` and pass 63/64
+//! of what is left; return data of the last call is kept for `read_return_data`; `exit_early`
+//! ends the program with a status.
 
 use std::collections::HashMap;
 
@@ -81,8 +85,13 @@ pub struct Env<'a> {
     pub(crate) args: Vec<u8>,
     pub(crate) result: Vec<u8>,
     pub(crate) return_data: Vec<u8>,
-    /// Storage cache: key → (value, dirty).
-    pub(crate) cache: HashMap<B256, (B256, bool)>,
+    /// Storage cache: key → (value, value the chain holds if known).
+    pub(crate) cache: HashMap<B256, (B256, Option<B256>)>,
+    /// Reads and writes of the storage cache so far (their gas rises with the count).
+    pub(crate) cache_reads: usize,
+    pub(crate) cache_writes: usize,
+    /// The last code fetched by `account_code`/`account_code_size` (fetched again for free).
+    pub(crate) last_code: Option<(Address, Vec<u8>)>,
     pub(crate) memory: Option<Memory>,
     /// The program's ink counter and out-of-ink flag (`instrument.rs`).
     pub(crate) ink: Option<Global>,
@@ -146,6 +155,14 @@ fn charge_gas(c: &mut C, gas: u64) -> Result<(), Error> {
     charge(c, gas.saturating_mul(meter::INK_PER_GAS))
 }
 
+/// Nitro's `require_gas`: traps as out-of-ink unless `gas` is left, burning nothing.
+fn require_gas(c: &mut C, gas: u64) -> Result<(), Error> {
+    if ink_left(c) < gas.saturating_mul(meter::INK_PER_GAS) {
+        return charge(c, u64::MAX);
+    }
+    Ok(())
+}
+
 fn deny_static(c: &mut C, what: &str) -> Result<(), Error> {
     if c.data().ctx.is_static {
         c.data_mut().fault = Some(format!("{what} in a static call"));
@@ -154,23 +171,22 @@ fn deny_static(c: &mut C, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn flush(env: &mut Env, clear: bool) {
+/// Writes the slots whose value changed to the chain; the gas `WasmStateStoreCost` charges.
+fn flush(env: &mut Env, clear: bool) -> u64 {
     let mut dirty: Vec<(B256, B256)> = env
         .cache
         .iter_mut()
-        .filter(|(_, (_, d))| *d)
-        .map(|(k, (v, d))| {
-            *d = false;
+        .filter(|(_, (v, known))| *known != Some(*v))
+        .map(|(k, (v, known))| {
+            *known = Some(*v);
             (*k, *v)
         })
         .collect();
-    dirty.sort();
-    for (k, v) in dirty {
-        env.api.storage_store(k, v);
-    }
     if clear {
         env.cache.clear();
     }
+    dirty.sort();
+    dirty.into_iter().fold(0u64, |gas, (k, v)| gas.saturating_add(env.api.storage_store(k, v)))
 }
 
 #[allow(clippy::too_many_arguments)] // one per parameter of the call hostios
@@ -185,25 +201,47 @@ fn do_call(
     ret_len: u32,
 ) -> Result<i32, Error> {
     charge(c, meter::CALL_INK)?;
+    charge(c, 2 * meter::read_price(len as u64))?;
+    let gas_left = gas_left(c);
+    let gas_req = gas.min(gas_left);
     let to = read_address(c, to)?;
     let input = read(c, data, len)?;
     let value = match value {
         Some(p) => U256::from_be_bytes(read_b256(c, p)?.0),
         None => U256::ZERO,
     };
-    if kind == CallKind::Call && !value.is_zero() {
-        deny_static(c, "a call with value")?;
-    }
-    // The SDK flushes before calling; a callee re-entering us must see our writes.
-    flush(c.data_mut(), false);
-    let available = gas_left(c);
-    let gas = gas.min(available - available / 64);
-    let res = c.data_mut().api.call(kind, to, &input, value, gas);
-    charge_gas(c, res.gas_used)?;
-    let n = res.output.len() as u32;
-    c.data_mut().return_data = res.output;
+    let with_value = kind == CallKind::Call && !value.is_zero();
+    // Nitro's doCall (api.go) with geth's WasmCallCost: a payable call in a static context fails
+    // for free; the access (100 warm, +2,500 cold), new-account (25,000) and value (9,000) costs
+    // are paid before 63/64 of the rest goes to the callee; failing to pay them costs all gas.
+    let (status, cost, output) = if with_value && c.data().ctx.is_static {
+        (2, 0, Vec::new())
+    } else if gas_left < meter::WARM_ACCESS_GAS {
+        (2, gas_left, Vec::new())
+    } else {
+        let mut base = meter::WARM_ACCESS_GAS;
+        if c.data_mut().api.access_account(to) {
+            base += meter::COLD_ACCOUNT_GAS - meter::WARM_ACCESS_GAS;
+        }
+        if with_value && c.data_mut().api.is_empty(to) {
+            base += meter::CALL_NEW_ACCOUNT_GAS;
+        }
+        if with_value {
+            base += meter::CALL_VALUE_GAS;
+        }
+        if base > gas_left {
+            (2, gas_left, Vec::new())
+        } else {
+            let gas = meter::call_gas(gas_left, base, gas_req, with_value);
+            let res = c.data_mut().api.call(kind, to, &input, value, gas);
+            (if res.success { 0 } else { 2 }, base + res.gas_used.min(gas), res.output)
+        }
+    };
+    charge_gas(c, cost)?;
+    let n = output.len() as u32;
+    c.data_mut().return_data = output;
     write(c, ret_len, &n.to_le_bytes())?;
-    Ok(if res.success { 0 } else { 1 })
+    Ok(status)
 }
 
 fn do_create(
@@ -215,7 +253,8 @@ fn do_create(
     contract: u32,
     revert_len: u32,
 ) -> Result<(), Error> {
-    charge(c, meter::CREATE_INK)?;
+    charge(c, if salt.is_some() { meter::CREATE2_INK } else { meter::CREATE_INK })?;
+    charge(c, 2 * meter::read_price(len as u64))?;
     deny_static(c, "a create")?;
     let init = read(c, code, len)?;
     let value = U256::from_be_bytes(read_b256(c, endowment)?.0);
@@ -223,10 +262,18 @@ fn do_create(
         Some(p) => Some(read_b256(c, p)?),
         None => None,
     };
-    flush(c.data_mut(), false);
+    // Nitro's create (api.go): CREATE's 32,000 (+ 6 per word hashed for CREATE2) first, an
+    // error when it cannot be paid; then all but 1/64 of the rest goes to the init code.
+    let base = 32_000 + if salt.is_some() { 6 * (len as u64).div_ceil(32) } else { 0 };
     let available = gas_left(c);
-    let res = c.data_mut().api.create(&init, value, salt, available - available / 64);
-    charge_gas(c, res.gas_used)?;
+    if available < base {
+        c.data_mut().fault = Some("create: out of gas for its base cost".into());
+        return Err(Error::new("create: out of gas"));
+    }
+    let gas = available - base;
+    let gas = gas - gas / 64;
+    let res = c.data_mut().api.create(&init, value, salt, gas);
+    charge_gas(c, base + res.gas_used.min(gas))?;
     let addr = res.address.unwrap_or_default();
     let n = res.output.len() as u32;
     c.data_mut().return_data = res.output;
@@ -234,66 +281,91 @@ fn do_create(
     write(c, revert_len, &n.to_le_bytes())
 }
 
+/// `account_code`'s fetch: `WasmAccountTouchCost` with the code surcharge, or nothing when the
+/// same account's code was the last fetched in this call (empty code is not kept, ArbOS ≥ 40).
+fn fetch_code(c: &mut C, a: Address) -> Result<Vec<u8>, Error> {
+    if let Some((last, code)) = &c.data().last_code {
+        if *last == a {
+            return Ok(code.clone());
+        }
+    }
+    let cold = c.data_mut().api.access_account(a);
+    charge_gas(c, meter::account_gas(cold, true))?;
+    let code = c.data_mut().api.code(a);
+    if !code.is_empty() {
+        c.data_mut().last_code = Some((a, code.clone()));
+    }
+    Ok(code)
+}
+
 /// Links every hostio into `linker`.
 pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
     const M: &str = "vm_hooks";
     linker.func_wrap(M, "read_args", |mut c: C, dest: u32| {
         let args = c.data().args.clone();
-        charge(&mut c, meter::HOSTIO_INK + meter::per_byte(args.len()))?;
+        charge(&mut c, meter::HOSTIO_INK + meter::write_price(args.len() as u64))?;
         write(&mut c, dest, &args)
     })?;
     linker.func_wrap(M, "write_result", |mut c: C, ptr: u32, len: u32| {
-        charge(&mut c, meter::HOSTIO_INK + meter::per_byte(len as usize))?;
+        // Read twice: once from the program, once "for geth".
+        charge(&mut c, meter::HOSTIO_INK + 2 * meter::read_price(len as u64))?;
         let data = read(&c, ptr, len)?;
         c.data_mut().result = data;
         Ok(())
     })?;
-    linker.func_wrap(M, "exit_early", |mut c: C, status: u32| -> Result<(), Error> {
-        charge(&mut c, meter::HOSTIO_INK)?;
+    linker.func_wrap(M, "exit_early", |_: C, status: u32| -> Result<(), Error> {
+        // Free in Nitro.
         Err(Error::i32_exit(status as i32))
     })?;
     linker.func_wrap(M, "storage_load_bytes32", |mut c: C, key: u32, dest: u32| {
         charge(&mut c, meter::STORAGE_LOAD_INK)?;
+        require_gas(&mut c, meter::COLD_SLOAD_GAS + meter::REQUIRED_ACCESS_GAS + meter::EVM_API_GAS)?;
         let key = read_b256(&c, key)?;
+        c.data_mut().cache_reads += 1;
+        let mut gas = meter::cache_read_gas(c.data().cache_reads);
         let cached = c.data().cache.get(&key).map(|(v, _)| *v);
         let value = match cached {
             Some(v) => v,
             None => {
-                charge_gas(&mut c, meter::COLD_SLOAD_GAS)?;
-                let v = c.data_mut().api.storage_load(key);
-                c.data_mut().cache.insert(key, (v, false));
+                let (v, cold) = c.data_mut().api.storage_load(key);
+                gas += meter::sload_gas(cold) + meter::EVM_API_GAS;
+                c.data_mut().cache.insert(key, (v, Some(v)));
                 v
             }
         };
+        charge_gas(&mut c, gas)?;
         write(&mut c, dest, value.as_slice())
     })?;
     linker.func_wrap(M, "storage_cache_bytes32", |mut c: C, key: u32, value: u32| {
         charge(&mut c, meter::STORAGE_CACHE_INK)?;
+        require_gas(&mut c, meter::SSTORE_SENTRY_GAS + meter::REQUIRED_ACCESS_GAS)?;
         deny_static(&mut c, "a storage write")?;
         let key = read_b256(&c, key)?;
         let value = read_b256(&c, value)?;
-        c.data_mut().cache.insert(key, (value, true));
-        Ok(())
+        c.data_mut().cache_writes += 1;
+        let gas = meter::cache_write_gas(c.data().cache_writes);
+        c.data_mut().cache.entry(key).and_modify(|(v, _)| *v = value).or_insert((value, None));
+        charge_gas(&mut c, gas)
     })?;
     linker.func_wrap(M, "storage_flush_cache", |mut c: C, clear: u32| {
-        let dirty = c.data().cache.values().filter(|(_, d)| *d).count() as u64;
         charge(&mut c, meter::STORAGE_FLUSH_INK)?;
-        if dirty > 0 {
+        require_gas(&mut c, meter::SSTORE_SENTRY_GAS)?;
+        let dirty = c.data().cache.values().any(|(v, known)| *known != Some(*v));
+        if dirty {
             deny_static(&mut c, "a storage write")?;
         }
-        charge_gas(&mut c, dirty * meter::SSTORE_GAS)?;
-        flush(c.data_mut(), clear != 0);
-        Ok(())
+        let gas = flush(c.data_mut(), clear != 0);
+        charge_gas(&mut c, gas)
     })?;
     linker.func_wrap(M, "transient_load_bytes32", |mut c: C, key: u32, dest: u32| {
-        charge(&mut c, meter::STORAGE_LOAD_INK)?;
+        charge(&mut c, meter::TRANSIENT_INK)?;
         charge_gas(&mut c, 100)?;
         let key = read_b256(&c, key)?;
         let v = c.data_mut().api.transient_load(key);
         write(&mut c, dest, v.as_slice())
     })?;
     linker.func_wrap(M, "transient_store_bytes32", |mut c: C, key: u32, value: u32| {
-        charge(&mut c, meter::STORAGE_CACHE_INK)?;
+        charge(&mut c, meter::TRANSIENT_INK)?;
         charge_gas(&mut c, 100)?;
         deny_static(&mut c, "a transient write")?;
         let key = read_b256(&c, key)?;
@@ -329,11 +401,13 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         },
     )?;
     linker.func_wrap(M, "read_return_data", |mut c: C, dest: u32, offset: u32, size: u32| {
+        // Paid for as many bytes as could be written, before anything is copied.
+        let max = (c.data().return_data.len() as u32).saturating_sub(offset);
+        charge(&mut c, meter::EVM_HOSTIO_INK + meter::write_price(size.min(max) as u64))?;
         let data = &c.data().return_data;
         let start = (offset as usize).min(data.len());
         let end = start.saturating_add(size as usize).min(data.len());
         let slice = data[start..end].to_vec();
-        charge(&mut c, meter::HOSTIO_INK + meter::per_byte(slice.len()))?;
         write(&mut c, dest, &slice)?;
         Ok(slice.len() as u32)
     })?;
@@ -342,12 +416,13 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         Ok(c.data().return_data.len() as u32)
     })?;
     linker.func_wrap(M, "emit_log", |mut c: C, ptr: u32, len: u32, topics: u32| {
-        charge(&mut c, meter::HOSTIO_INK + meter::per_byte(len as usize))?;
-        charge_gas(&mut c, 375 + 375 * topics as u64 + 8 * (len as u64).saturating_sub(32 * topics as u64))?;
-        deny_static(&mut c, "a log")?;
+        charge(&mut c, meter::EVM_HOSTIO_INK)?;
         if topics > 4 || len < topics * 32 {
             return Err(Error::new("bad log: more than 4 topics or data shorter than its topics"));
         }
+        charge(&mut c, meter::read_price(len as u64))?;
+        charge_gas(&mut c, 375 + 375 * topics as u64 + 8 * (len - 32 * topics) as u64)?;
+        deny_static(&mut c, "a log")?;
         let data = read(&c, ptr, len)?;
         let (t, d) = data.split_at(topics as usize * 32);
         let topics = t.chunks(32).map(B256::from_slice).collect();
@@ -356,37 +431,47 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
     })?;
     linker.func_wrap(M, "account_balance", |mut c: C, addr: u32, dest: u32| {
         charge(&mut c, meter::ACCOUNT_INK)?;
+        require_gas(&mut c, meter::COLD_ACCOUNT_GAS)?;
         let a = read_address(&c, addr)?;
+        let cold = c.data_mut().api.access_account(a);
+        charge_gas(&mut c, meter::account_gas(cold, false))?;
         let b = c.data_mut().api.balance(a);
         write(&mut c, dest, &b.to_be_bytes::<32>())
     })?;
     linker.func_wrap(M, "account_code", |mut c: C, addr: u32, offset: u32, size: u32, dest: u32| {
-        charge(&mut c, meter::ACCOUNT_INK)?;
+        charge(&mut c, meter::EVM_HOSTIO_INK)?;
+        require_gas(&mut c, meter::COLD_ACCOUNT_GAS)?;
         let a = read_address(&c, addr)?;
-        let code = c.data_mut().api.code(a);
+        let code = fetch_code(&mut c, a)?;
+        // The whole code is paid for, whatever slice is asked.
+        charge(&mut c, meter::write_price(code.len() as u64))?;
         let start = (offset as usize).min(code.len());
         let end = start.saturating_add(size as usize).min(code.len());
         write(&mut c, dest, &code[start..end])?;
         Ok((end - start) as u32)
     })?;
     linker.func_wrap(M, "account_code_size", |mut c: C, addr: u32| {
-        charge(&mut c, meter::ACCOUNT_INK)?;
+        charge(&mut c, meter::EVM_HOSTIO_INK)?;
+        require_gas(&mut c, meter::COLD_ACCOUNT_GAS)?;
         let a = read_address(&c, addr)?;
-        Ok(c.data_mut().api.code(a).len() as u32)
+        Ok(fetch_code(&mut c, a)?.len() as u32)
     })?;
     linker.func_wrap(M, "account_codehash", |mut c: C, addr: u32, dest: u32| {
         charge(&mut c, meter::ACCOUNT_INK)?;
+        require_gas(&mut c, meter::COLD_ACCOUNT_GAS)?;
         let a = read_address(&c, addr)?;
+        let cold = c.data_mut().api.access_account(a);
+        charge_gas(&mut c, meter::account_gas(cold, false))?;
         let h = c.data_mut().api.code_hash(a);
         write(&mut c, dest, h.as_slice())
     })?;
     linker.func_wrap(M, "block_basefee", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.basefee.to_be_bytes::<32>();
         write(&mut c, dest, &v)
     })?;
     linker.func_wrap(M, "block_coinbase", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.coinbase;
         write(&mut c, dest, v.as_slice())
     })?;
@@ -407,7 +492,7 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         Ok(c.data().ctx.chain_id)
     })?;
     linker.func_wrap(M, "contract_address", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.address;
         write(&mut c, dest, v.as_slice())
     })?;
@@ -424,12 +509,12 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         Ok(c.data().ctx.reentrant as u32)
     })?;
     linker.func_wrap(M, "msg_sender", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.sender;
         write(&mut c, dest, v.as_slice())
     })?;
     linker.func_wrap(M, "msg_value", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.value.to_be_bytes::<32>();
         write(&mut c, dest, &v)
     })?;
@@ -439,11 +524,14 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         write(&mut c, dest, keccak256(data).as_slice())
     })?;
     linker.func_wrap(M, "pay_for_memory_grow", |mut c: C, pages: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        // The base is paid only by a zero-page grow; otherwise only the memory gas.
+        if pages == 0 {
+            return charge(&mut c, meter::HOSTIO_INK);
+        }
         charge_gas(&mut c, meter::memory_grow_gas(pages as u64))
     })?;
     linker.func_wrap(M, "tx_gas_price", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.gas_price.to_be_bytes::<32>();
         write(&mut c, dest, &v)
     })?;
@@ -452,7 +540,7 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         Ok(meter::INK_PER_GAS as u32)
     })?;
     linker.func_wrap(M, "tx_origin", |mut c: C, dest: u32| {
-        charge(&mut c, meter::HOSTIO_INK)?;
+        charge(&mut c, meter::PTR_HOSTIO_INK)?;
         let v = c.data().ctx.origin;
         write(&mut c, dest, v.as_slice())
     })?;

@@ -6,7 +6,10 @@
 //! registered for the address (a closure standing in for a contract); any other address succeeds
 //! with empty output, like a call to an account without code.
 
-use std::{collections::HashMap, rc::Rc};
+use std::{
+    collections::{HashMap, HashSet},
+    rc::Rc,
+};
 
 use alloy_primitives::{keccak256, Address, B256, KECCAK256_EMPTY, U256};
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
@@ -34,6 +37,8 @@ pub struct Receipt {
     pub logs: Vec<EmittedLog>,
     /// Storage slots whose value changed.
     pub slots_written: usize,
+    /// The refund counter at the end (EIP-2200/3529 storage refunds, before any cap).
+    pub refund: i64,
 }
 
 #[derive(Clone, Default)]
@@ -41,6 +46,10 @@ struct State {
     storage: HashMap<(Address, B256), B256>,
     balances: HashMap<Address, U256>,
     logs: Vec<EmittedLog>,
+    /// EIP-2929 access list of the transaction (reverted with the frame, as geth's journal does).
+    warm_accounts: HashSet<Address>,
+    warm_slots: HashSet<(Address, B256)>,
+    refund: i64,
 }
 
 /// A closure answering calls to one address: `(kind, input, value) -> result`.
@@ -56,6 +65,8 @@ pub struct MemoryEvm {
     /// Block and chain context of the next transaction.
     pub block: CallContext,
     frames: Vec<CallContext>,
+    /// Storage at the start of the transaction (EIP-2200's "original" values).
+    committed: HashMap<(Address, B256), B256>,
 }
 
 /// The ecrecover precompile's address.
@@ -116,12 +127,17 @@ impl MemoryEvm {
 
     /// Runs a transaction from `from` to the program at `to`; a failed call changes nothing.
     pub fn transact(&mut self, from: Address, to: Address, calldata: &[u8], gas: u64) -> Receipt {
-        let before = self.state.clone();
         self.transient.clear();
+        self.committed = self.state.storage.clone();
+        self.state.refund = 0;
+        // EIP-2929: sender, recipient and the precompiles start warm.
+        self.state.warm_slots.clear();
+        self.state.warm_accounts = (1..=10u8).map(Address::with_last_byte).chain([from, to]).collect();
+        let before = self.state.clone();
         let outcome = self.run(from, from, to, calldata, U256::ZERO, gas, false);
         if !outcome.is_success() {
             self.state = before;
-            return Receipt { outcome, logs: vec![], slots_written: 0 };
+            return Receipt { outcome, logs: vec![], slots_written: 0, refund: 0 };
         }
         let logs = self.state.logs[before.logs.len()..].to_vec();
         let slots_written = self
@@ -130,7 +146,7 @@ impl MemoryEvm {
             .iter()
             .filter(|(k, v)| before.storage.get(k).copied().unwrap_or_default() != **v)
             .count();
-        Receipt { outcome, logs, slots_written }
+        Receipt { outcome, logs, slots_written, refund: self.state.refund }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -161,13 +177,31 @@ impl MemoryEvm {
 }
 
 impl EvmApi for MemoryEvm {
-    fn storage_load(&mut self, key: B256) -> B256 {
-        self.storage(self.here(), key)
+    fn storage_load(&mut self, key: B256) -> (B256, bool) {
+        let here = self.here();
+        let cold = self.state.warm_slots.insert((here, key));
+        (self.storage(here, key), cold)
     }
 
-    fn storage_store(&mut self, key: B256, value: B256) {
+    fn storage_store(&mut self, key: B256, value: B256) -> u64 {
         let here = self.here();
+        let cold = self.state.warm_slots.insert((here, key));
+        let current = self.storage(here, key);
+        let original = self.committed.get(&(here, key)).copied().unwrap_or_default();
+        let (gas, refund) = super::meter::sstore_cost(original, current, value, cold);
+        self.state.refund += refund;
         self.state.storage.insert((here, key), value);
+        gas
+    }
+
+    fn access_account(&mut self, account: Address) -> bool {
+        self.state.warm_accounts.insert(account)
+    }
+
+    fn is_empty(&mut self, account: Address) -> bool {
+        !self.programs.contains_key(&account)
+            && !self.handlers.contains_key(&account)
+            && self.state.balances.get(&account).is_none_or(|b| b.is_zero())
     }
 
     fn transient_load(&mut self, key: B256) -> B256 {
@@ -181,6 +215,9 @@ impl EvmApi for MemoryEvm {
 
     fn call(&mut self, kind: CallKind, to: Address, input: &[u8], value: U256, gas: u64) -> CallResult {
         if to == ECRECOVER {
+            if gas < 3_000 {
+                return CallResult { success: false, output: vec![], gas_used: gas };
+            }
             return CallResult { success: true, output: ecrecover(input), gas_used: 3_000 };
         }
         if let Some(handler) = self.handlers.get_mut(&to) {
