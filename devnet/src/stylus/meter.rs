@@ -161,4 +161,3 @@ pub fn call_gas(gas_left: u64, base: u64, gas_req: u64, with_value: bool) -> u64
         gas
     }
 }
-
