@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A one-off build: incremental caches would only take disk space.
+export CARGO_INCREMENTAL=0
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
