@@ -96,21 +96,40 @@ impl KeyArgs {
     }
 }
 
+/// Where and how `key new` / `key import` write a keystore.
+#[derive(Args)]
+struct NewKeystore {
+    /// File whose first line is the password (default: typed twice on the terminal).
+    #[arg(long, env = "ETH_PASSWORD")]
+    password_file: Option<PathBuf>,
+    /// Store the key with an empty password (anyone who can read the file has the key).
+    #[arg(long)]
+    unsafe_empty_password: bool,
+    /// Keystore folder.
+    #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
+    keystore_dir: Option<PathBuf>,
+}
+
+impl NewKeystore {
+    /// Encrypts `signer` as `name` in the keystore folder (refusing a name in use) and returns
+    /// the file written.
+    fn store(self, name: &str, signer: &PrivateKeySigner) -> Result<PathBuf> {
+        let dir = self.keystore_dir.unwrap_or_else(keys::default_keystore_dir);
+        keys::check_free(&dir, name)?;
+        let password =
+            keys::NewPassword { file: self.password_file, unsafe_empty: self.unsafe_empty_password }.obtain()?;
+        Ok(keys::store(&dir, name, signer, &password)?)
+    }
+}
+
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Create a new random key in an encrypted keystore.
     New {
         /// Keystore name.
         name: String,
-        /// File whose first line is the password (default: typed twice on the terminal).
-        #[arg(long, env = "ETH_PASSWORD")]
-        password_file: Option<PathBuf>,
-        /// Store the key with an empty password (anyone who can read the file has the key).
-        #[arg(long)]
-        unsafe_empty_password: bool,
-        /// Keystore folder.
-        #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
-        keystore_dir: Option<PathBuf>,
+        #[command(flatten)]
+        into: NewKeystore,
     },
     /// Encrypt an existing private key into a keystore.
     Import {
@@ -119,15 +138,8 @@ enum KeyCommand {
         /// The private key (hex).
         #[arg(long, env = "AVOCADO_PRIVATE_KEY", hide_env_values = true)]
         private_key: String,
-        /// File whose first line is the password (default: typed twice on the terminal).
-        #[arg(long, env = "ETH_PASSWORD")]
-        password_file: Option<PathBuf>,
-        /// Store the key with an empty password (anyone who can read the file has the key).
-        #[arg(long)]
-        unsafe_empty_password: bool,
-        /// Keystore folder.
-        #[arg(long, env = "AVOCADO_KEYSTORE_DIR")]
-        keystore_dir: Option<PathBuf>,
+        #[command(flatten)]
+        into: NewKeystore,
     },
     /// List the keystores in the keystore folder.
     List {
@@ -269,9 +281,6 @@ fn main() {
 }
 
 fn key(cmd: KeyCommand, json: bool) -> Result<()> {
-    let password = |file: Option<PathBuf>, unsafe_empty: bool| -> Result<String> {
-        Ok(keys::NewPassword { file, unsafe_empty }.obtain()?)
-    };
     let print = |name: &str, signer: &PrivateKeySigner, path: &std::path::Path| {
         if json {
             println!("{}", serde_json::json!({ "name": name, "address": signer.address(), "path": path }));
@@ -280,19 +289,13 @@ fn key(cmd: KeyCommand, json: bool) -> Result<()> {
         }
     };
     match cmd {
-        KeyCommand::New { name, password_file, unsafe_empty_password, keystore_dir } => {
-            let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
-            keys::check_free(&dir, &name)?;
+        KeyCommand::New { name, into } => {
             let signer = PrivateKeySigner::random();
-            let path = keys::store(&dir, &name, &signer, &password(password_file, unsafe_empty_password)?)?;
-            print(&name, &signer, &path);
+            print(&name, &signer, &into.store(&name, &signer)?);
         }
-        KeyCommand::Import { name, private_key, password_file, unsafe_empty_password, keystore_dir } => {
-            let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
-            keys::check_free(&dir, &name)?;
+        KeyCommand::Import { name, private_key, into } => {
             let signer = keys::parse_private_key(&private_key)?;
-            let path = keys::store(&dir, &name, &signer, &password(password_file, unsafe_empty_password)?)?;
-            print(&name, &signer, &path);
+            print(&name, &signer, &into.store(&name, &signer)?);
         }
         KeyCommand::List { keystore_dir } => {
             let dir = keystore_dir.unwrap_or_else(keys::default_keystore_dir);
