@@ -5,6 +5,7 @@
 //! - [`nodes`]: real `avocado node` processes over loopback on a chain running the real judge.
 //! - [`adversary`]: a dishonest participant with its own keys and peer server, for the tests that
 //!   try to rob an honest node.
+//! - [`twin_judge`]: the judge's Solidity twin on the devnet chain, the gas baseline.
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
 pub mod abi;
@@ -13,3 +14,4 @@ pub mod judge_scenarios;
 pub mod nodes;
 pub mod revm_judge;
 pub mod stylus_judge;
+pub mod twin_judge;
