@@ -35,9 +35,11 @@ import {IAvocadoJudge, ChannelParams, State} from "../../codec/sol/IAvocadoJudge
 /// - the packed word is read once per call and written whole; both slots are written with one
 ///   storage pointer;
 /// - `ecrecover` is Solidity's builtin (a staticcall to the precompile).
-/// Compiled by `scripts/build-twin.sh`: solc 0.8.37 (npm `solc`), optimizer on with 200 runs,
-/// legacy code generator, EVM version cancun; the creation code is committed beside this file
-/// as `AvocadoJudgeTwin.bin` (hex).
+/// - compiled for the calls, not the deployment: `scripts/build-twin.sh` runs solc 0.8.37 (npm
+///   `solc`) with the optimizer at 10,000 runs (200, solc's default, costs about 500 gas more per
+///   call) and the IR code generator (`viaIR`: the legacy generator runs out of stack slots on
+///   the calldata structs, and solc advises the switch), EVM version cancun. The creation code
+///   is committed beside this file as `AvocadoJudgeTwin.bin` (hex).
 contract AvocadoJudgeTwin is IAvocadoJudge {
     /// The two slots of a channel. `meta` is zero until the judge first stores a state.
     struct Channel {
