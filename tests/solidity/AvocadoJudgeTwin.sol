@@ -33,8 +33,9 @@ import {IAvocadoJudge, ChannelParams, State} from "../../codec/sol/IAvocadoJudge
 ///   the usual fallback (recompute when `block.chainid` or `address(this)` differ, i.e. after a
 ///   fork or under delegatecall);
 /// - the packed word is read once per call and written whole; both slots are written with one
-///   storage pointer;
-/// - `ecrecover` is Solidity's builtin (a staticcall to the precompile).
+///   storage pointer, the hash too when it is unchanged (as the Stylus judge does: a write of
+///   the same value costs only the slot's access and a no-op store, 2,200 gas when cold);
+/// - `ecrecover` is Solidity's builtin (a staticcall to the precompile);
 /// - compiled for the calls, not the deployment: `scripts/build-twin.sh` runs solc 0.8.37 (npm
 ///   `solc`) with the optimizer at 10,000 runs (200, solc's default, costs about 500 gas more per
 ///   call) and the IR code generator (`viaIR`: the legacy generator runs out of stack slots on
