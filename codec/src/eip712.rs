@@ -75,11 +75,17 @@ impl Domain {
 
 /// `hashStruct(State)` from its fields.
 pub fn state_hash(channel_id: &B256, version: u64, data: &[u8], is_final: bool) -> B256 {
+    state_hash_of(channel_id, version, &keccak256(data), is_final)
+}
+
+/// `hashStruct(State)` from its fields with `data` given as its `keccak256`: the judge stores
+/// that hash anyway, so it hashes the data once.
+pub fn state_hash_of(channel_id: &B256, version: u64, data_hash: &B256, is_final: bool) -> B256 {
     let mut buf = [0u8; 160];
     buf[..32].copy_from_slice(STATE_TYPEHASH.as_slice());
     buf[32..64].copy_from_slice(channel_id.as_slice());
     buf[88..96].copy_from_slice(&version.to_be_bytes());
-    buf[96..128].copy_from_slice(keccak256(data).as_slice());
+    buf[96..128].copy_from_slice(data_hash.as_slice());
     buf[159] = is_final as u8;
     keccak256(buf)
 }

@@ -2,12 +2,22 @@
 //! channel and runs the dispute clock.
 //!
 //! It is an oracle. It holds no funds and calls nothing but the ecrecover precompile; an
-//! executive contract (an escrow, a game) reads [`Judge::final_state`] to act. Everything it
-//! hashes comes from `avocado-codec`, so the client signs exactly what the judge checks.
+//! executive contract (an escrow, a game) reads `finalState` to act. Everything it hashes comes
+//! from `avocado-codec`, so the client signs exactly what the judge checks.
+//!
+//! # No SDK router: every byte is paid for
+//! The program is [`run`] behind a hand-written `user_entrypoint` (module `wasm`) that talks to
+//! Nitro's `vm_hooks` directly. The Stylus SDK's `#[public]` router, its generic ABI decoder and
+//! its panic and formatting paths made up most of the former 34 KB program; here calldata is
+//! decoded for exactly the judge's eight shapes ([`calldata`]), errors and events are encoded by
+//! hand from the constants of the committed interface (`codec/sol/IAvocadoJudge.sol`: selectors,
+//! event signatures), and nothing panics with a message. The measurements behind each choice are
+//! in the crate's README.
 //!
 //! # Storage: two slots per channel
-//! `channels[id]` is a [`ChannelSlots`]: one packed word (`version`, `finalizesAt`, flags) and
-//! the `keccak256` of the stored state's data. The data itself lives in calldata and in events,
+//! `channels[id]` (the slot layout of a Solidity `mapping(bytes32 => struct)` at slot 0, as the
+//! SDK's `StorageMap` had it) is one packed word (`version`, `finalizesAt`, flags) and the
+//! `keccak256` of the stored state's data. The data itself lives in calldata and in events,
 //! never in storage. A truncated fingerprint would fit everything in one slot, but executive
 //! contracts release money against `dataHash`, so it keeps all 256 bits.
 //!
@@ -18,98 +28,224 @@
 //! # Time
 //! Only `block.timestamp`: on Arbitrum `block.number` is a lagging L1 number. A dispute whose
 //! deadline passed reads Final without a transaction (lazy finalisation).
-#![cfg_attr(not(any(test, feature = "export-abi")), no_main)]
-#![cfg_attr(not(any(test, feature = "export-abi")), no_std, allow(missing_docs))] // SDK-generated `user_entrypoint`
+#![no_std]
 
-#[macro_use]
 extern crate alloc;
+// Host builds (tests, the ABI printer, the host `cdylib`) take std's panic handler; the program
+// has its own (module `wasm`).
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;
+
+pub mod calldata;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 
 use alloc::vec::Vec;
 
-use alloy_primitives::{address, Address, B256};
+use alloy_primitives::{keccak256, Address, B256};
+use alloy_sol_types::{SolCall, SolError, SolEvent};
 use avocado_codec::{
     channel::{channel_id_of, validate_params, ParamsError},
-    eip712::{challenge_hash, signing_hash, state_hash, Domain},
+    eip712::{challenge_hash, signing_hash, state_hash_of, Domain},
     limits::MAX_DATA_LEN,
     phase,
     signature::{split, Signature},
     IAvocadoJudge as I,
 };
-use stylus_sdk::{
-    abi::Bytes,
-    prelude::*,
-    storage::{StorageB256, StorageMap},
-};
 
-/// `ChannelParams` as it arrives in calldata: `(participants, nonce, challengeDuration, executive)`.
-pub type ParamsArg = (Vec<Address>, u64, u64, Address);
-/// `State` as it arrives in calldata: `(channelId, version, data, isFinal)`.
-pub type StateArg = (B256, u64, Bytes, bool);
-
-const ECRECOVER: Address = address!("0000000000000000000000000000000000000001");
+use calldata::{Args, Malformed, Params, StateArg};
 
 /// Flag bits of the packed word.
 const EXISTS: u8 = 1;
 const CONCLUDED: u8 = 2;
 
-/// Every way a call to the judge fails; each reverts with the Solidity error of the same name.
-#[derive(SolidityError)]
+/// What the judge needs from the chain: Nitro's hostios in the program, a model of them in tests.
+pub trait Host {
+    /// `SLOAD` of `key` (a value stored earlier in this call included).
+    fn load(&mut self, key: &B256) -> B256;
+    /// `SSTORE`: later loads see it; the chain keeps it only if the call succeeds.
+    fn store(&mut self, key: &B256, value: &B256);
+    /// `block.timestamp`.
+    fn timestamp(&mut self) -> u64;
+    /// `block.chainid`.
+    fn chain_id(&mut self) -> u64;
+    /// `address(this)`.
+    fn this(&mut self) -> Address;
+    /// Whether `msg.value` is zero.
+    fn no_value(&mut self) -> bool;
+    /// A static call to the ecrecover precompile with `input`: its 32-byte output, or `None` if
+    /// the call failed or returned anything else.
+    fn ecrecover(&mut self, input: &[u8; 128]) -> Option<[u8; 32]>;
+    /// `LOG{topics}`: `record` is the topics, 32 bytes each, followed by the data.
+    fn log(&mut self, record: &[u8], topics: usize);
+}
+
+/// Every way a call to the judge fails. Each reverts with the Solidity error of the same name
+/// (`codec/sol/IAvocadoJudge.sol`), except [`JudgeError::Malformed`] and
+/// [`JudgeError::Unsupported`], which revert with no data, as a Solidity contract does when its
+/// ABI decoder refuses calldata or no function matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JudgeError {
+    /// Calldata that is not a strict ABI encoding of the function's arguments.
+    Malformed,
+    /// An unknown selector, or ETH sent to this non-payable contract.
+    Unsupported,
     /// `participants.length` is outside 2..=255.
-    InvalidParticipantCount(I::InvalidParticipantCount),
+    InvalidParticipantCount(usize),
     /// A participant is zero or repeated.
-    InvalidParticipant(I::InvalidParticipant),
+    InvalidParticipant(usize),
     /// `challengeDuration` is zero or over ten years.
-    InvalidChallengeDuration(I::InvalidChallengeDuration),
+    InvalidChallengeDuration(u64),
     /// `state.channelId` is not the id of `params` here.
-    WrongChannel(I::WrongChannel),
-    /// `state.data` is over 16 KiB.
-    StateTooLarge(I::StateTooLarge),
+    WrongChannel {
+        /// The id of `params`.
+        expected: B256,
+        /// `state.channelId`.
+        given: B256,
+    },
+    /// `state.data` is over 16 KiB; the size.
+    StateTooLarge(usize),
     /// `sigs` is not one 64- or 65-byte signature per participant.
-    InvalidSignaturesLength(I::InvalidSignaturesLength),
-    /// A participant's signature is bad.
-    InvalidSignature(I::InvalidSignature),
+    InvalidSignaturesLength {
+        /// `sigs.length`.
+        length: usize,
+        /// `participants.length`.
+        participants: usize,
+    },
+    /// A participant's signature is bad; its index.
+    InvalidSignature(usize),
     /// The challenger's signature is bad.
-    InvalidChallengerSignature(I::InvalidChallengerSignature),
-    /// The challenger is not a participant.
-    NotParticipant(I::NotParticipant),
+    InvalidChallengerSignature,
+    /// The challenger is not a participant; who signed.
+    NotParticipant(Address),
     /// The stored version is higher.
-    StaleVersion(I::StaleVersion),
+    StaleVersion {
+        /// The stored version.
+        stored: u64,
+        /// The version given.
+        given: u64,
+    },
     /// `open` on a known channel.
-    ChannelExists(I::ChannelExists),
+    ChannelExists(B256),
     /// The channel is final.
-    ChannelFinal(I::ChannelFinal),
+    ChannelFinal(B256),
     /// A dispute already runs.
-    ChallengeInProgress(I::ChallengeInProgress),
+    ChallengeInProgress {
+        /// The channel.
+        id: B256,
+        /// The running dispute's deadline.
+        finalizes_at: u64,
+    },
     /// `conclude` with `isFinal == false`.
-    NotFinalState(I::NotFinalState),
+    NotFinalState,
     /// `finalState` before the channel is final.
-    ChannelNotFinal(I::ChannelNotFinal),
+    ChannelNotFinal(B256),
+}
+
+impl From<Malformed> for JudgeError {
+    fn from(_: Malformed) -> Self {
+        Self::Malformed
+    }
 }
 
 impl From<ParamsError> for JudgeError {
     fn from(e: ParamsError) -> Self {
         match e {
-            ParamsError::ParticipantCount(n) => {
-                Self::InvalidParticipantCount(I::InvalidParticipantCount { count: alloy_primitives::U256::from(n) })
-            }
-            ParamsError::Participant(i) => {
-                Self::InvalidParticipant(I::InvalidParticipant { index: alloy_primitives::U256::from(i) })
-            }
-            ParamsError::ChallengeDuration(duration) => {
-                Self::InvalidChallengeDuration(I::InvalidChallengeDuration { duration })
-            }
+            ParamsError::ParticipantCount(n) => Self::InvalidParticipantCount(n),
+            ParamsError::Participant(i) => Self::InvalidParticipant(i),
+            ParamsError::ChallengeDuration(d) => Self::InvalidChallengeDuration(d),
         }
     }
 }
 
-/// The two storage slots of one channel.
-#[storage]
-pub struct ChannelSlots {
-    /// `version` (bytes 0..8, big-endian) ‖ `finalizesAt` (8..16) ‖ flags (16); zero = never seen.
-    meta: StorageB256,
-    /// `keccak256(data)` of the stored state.
-    data_hash: StorageB256,
+/// ABI words appended to a buffer.
+trait Words {
+    fn uint(&mut self, v: u64) -> &mut Self;
+    fn word(&mut self, w: &B256) -> &mut Self;
+    fn addr(&mut self, a: &Address) -> &mut Self;
+}
+
+impl Words for Vec<u8> {
+    fn uint(&mut self, v: u64) -> &mut Self {
+        self.extend_from_slice(&[0u8; 24]);
+        self.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    fn word(&mut self, w: &B256) -> &mut Self {
+        self.extend_from_slice(w.as_slice());
+        self
+    }
+    fn addr(&mut self, a: &Address) -> &mut Self {
+        self.extend_from_slice(&[0u8; 12]);
+        self.extend_from_slice(a.as_slice());
+        self
+    }
+}
+
+impl JudgeError {
+    /// The revert data: the error's selector and its arguments, ABI-encoded (all are static).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + 64);
+        let mut sel = |s: [u8; 4]| out.extend_from_slice(&s);
+        match self {
+            Self::Malformed | Self::Unsupported => {}
+            Self::InvalidParticipantCount(n) => {
+                sel(I::InvalidParticipantCount::SELECTOR);
+                out.uint(*n as u64);
+            }
+            Self::InvalidParticipant(i) => {
+                sel(I::InvalidParticipant::SELECTOR);
+                out.uint(*i as u64);
+            }
+            Self::InvalidChallengeDuration(d) => {
+                sel(I::InvalidChallengeDuration::SELECTOR);
+                out.uint(*d);
+            }
+            Self::WrongChannel { expected, given } => {
+                sel(I::WrongChannel::SELECTOR);
+                out.word(expected).word(given);
+            }
+            Self::StateTooLarge(size) => {
+                sel(I::StateTooLarge::SELECTOR);
+                out.uint(*size as u64).uint(MAX_DATA_LEN as u64);
+            }
+            Self::InvalidSignaturesLength { length, participants } => {
+                sel(I::InvalidSignaturesLength::SELECTOR);
+                out.uint(*length as u64).uint(*participants as u64);
+            }
+            Self::InvalidSignature(i) => {
+                sel(I::InvalidSignature::SELECTOR);
+                out.uint(*i as u64);
+            }
+            Self::InvalidChallengerSignature => sel(I::InvalidChallengerSignature::SELECTOR),
+            Self::NotParticipant(who) => {
+                sel(I::NotParticipant::SELECTOR);
+                out.addr(who);
+            }
+            Self::StaleVersion { stored, given } => {
+                sel(I::StaleVersion::SELECTOR);
+                out.uint(*stored).uint(*given);
+            }
+            Self::ChannelExists(id) => {
+                sel(I::ChannelExists::SELECTOR);
+                out.word(id);
+            }
+            Self::ChannelFinal(id) => {
+                sel(I::ChannelFinal::SELECTOR);
+                out.word(id);
+            }
+            Self::ChallengeInProgress { id, finalizes_at } => {
+                sel(I::ChallengeInProgress::SELECTOR);
+                out.word(id).uint(*finalizes_at);
+            }
+            Self::NotFinalState => sel(I::NotFinalState::SELECTOR),
+            Self::ChannelNotFinal(id) => {
+                sel(I::ChannelNotFinal::SELECTOR);
+                out.word(id);
+            }
+        }
+        out
+    }
 }
 
 /// The packed word of a channel, decoded.
@@ -123,11 +259,11 @@ struct Meta {
 impl Meta {
     fn decode(word: B256) -> Self {
         let w = word.0;
-        Self {
-            version: u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]),
-            finalizes_at: u64::from_be_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]),
-            flags: w[16],
-        }
+        let mut version = [0u8; 8];
+        let mut finalizes_at = [0u8; 8];
+        version.copy_from_slice(&w[..8]);
+        finalizes_at.copy_from_slice(&w[8..16]);
+        Self { version: u64::from_be_bytes(version), finalizes_at: u64::from_be_bytes(finalizes_at), flags: w[16] }
     }
 
     fn encode(&self) -> B256 {
@@ -155,209 +291,271 @@ impl Meta {
     }
 }
 
-/// The judge's storage: channel id → its two slots.
-#[storage]
-#[entrypoint]
-pub struct Judge {
-    channels: StorageMap<B256, ChannelSlots>,
+/// The slot of a channel's packed word: `keccak256(id ‖ 0)`, a Solidity mapping at slot 0; its
+/// data hash is in the next slot.
+fn meta_slot(id: &B256) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(id.as_slice());
+    keccak256(buf)
+}
+
+fn data_slot(meta: &B256) -> B256 {
+    let mut next = meta.0;
+    // +1 with carry, as the SDK's slot arithmetic does.
+    for b in next.iter_mut().rev() {
+        let (v, carry) = b.overflowing_add(1);
+        *b = v;
+        if !carry {
+            break;
+        }
+    }
+    B256::new(next)
+}
+
+/// The judge over one host, for one call.
+struct Judge<'h, H: Host> {
+    host: &'h mut H,
 }
 
 /// What the checks of a fully signed state established.
 struct Verified {
     id: B256,
+    slot: B256,
     meta: Meta,
     phase: u8,
     data_hash: B256,
+    domain: B256,
 }
 
-impl Judge {
-    fn domain(&self) -> Domain {
-        Domain::new(self.vm().chain_id(), self.vm().contract_address())
+impl<H: Host> Judge<'_, H> {
+    fn domain(&mut self) -> Domain {
+        Domain::new(self.host.chain_id(), self.host.this())
     }
 
-    /// The signer of `digest` according to the ecrecover precompile, or `None`.
-    fn recover(&self, digest: &B256, sig: &[u8]) -> Option<Address> {
+    /// The signer of `digest`, or `None` for a malformed, high-s or unrecoverable signature.
+    fn recover(&mut self, digest: &B256, sig: &[u8]) -> Option<Address> {
         let sig = Signature::parse(sig).ok()?;
-        let input = sig.ecrecover_input(digest);
-        let mut out_len = 0usize;
-        // The raw hostio rather than the SDK's `RawCall`: it links only `static_call_contract`,
-        // not every call kind. SAFETY: the pointers are to live buffers of the stated lengths,
-        // and the precompile touches no storage of ours, so no cached slot can alias.
-        let status = unsafe {
-            self.vm().static_call_contract(ECRECOVER.as_ptr(), input.as_ptr(), input.len(), u64::MAX, &mut out_len)
-        };
-        if status != 0 || out_len != 32 {
-            return None;
-        }
-        let out = self.vm().read_return_data(0, Some(32));
+        let out = self.host.ecrecover(&sig.ecrecover_input(digest))?;
         let who = Address::from_slice(&out[12..]);
         (!who.is_zero()).then_some(who)
     }
 
     /// Every check of a fully signed state for `params`, in the order of their cost.
-    fn verify(&self, params: &ParamsArg, state: &StateArg, sigs: &[u8]) -> Result<Verified, JudgeError> {
-        let (participants, nonce, duration, executive) = params;
-        let (given_id, version, data, is_final) = state;
+    fn verify(&mut self, params: &Params, state: &StateArg<'_>, sigs: &[u8]) -> Result<Verified, JudgeError> {
         let domain = self.domain();
-        let id = channel_id_of(domain.chain_id, domain.judge, participants, *nonce, *duration, *executive);
-        if *given_id != id {
-            return Err(JudgeError::WrongChannel(I::WrongChannel { expected: id, given: *given_id }));
+        let id = channel_id_of(
+            domain.chain_id,
+            domain.judge,
+            &params.participants,
+            params.nonce,
+            params.challenge_duration,
+            params.executive,
+        );
+        if state.channel_id != id {
+            return Err(JudgeError::WrongChannel { expected: id, given: state.channel_id });
         }
-        if data.len() > MAX_DATA_LEN {
-            return Err(JudgeError::StateTooLarge(I::StateTooLarge {
-                size: alloy_primitives::U256::from(data.len()),
-                limit: alloy_primitives::U256::from(MAX_DATA_LEN),
-            }));
+        if state.data.len() > MAX_DATA_LEN {
+            return Err(JudgeError::StateTooLarge(state.data.len()));
         }
-        let meta = Meta::decode(self.channels.getter(id).meta.get());
-        let now = self.vm().block_timestamp();
-        let phase = meta.phase(now);
+        let slot = meta_slot(&id);
+        let meta = Meta::decode(self.host.load(&slot));
+        let phase = meta.phase(self.host.timestamp());
         if phase == phase::FINAL {
-            return Err(JudgeError::ChannelFinal(I::ChannelFinal { channelId: id }));
+            return Err(JudgeError::ChannelFinal(id));
         }
         if !meta.exists() {
-            validate_params(participants, *duration)?;
+            validate_params(&params.participants, params.challenge_duration)?;
         }
+        let n = params.participants.len();
         let parts =
-            split(sigs, participants.len()).ok_or(JudgeError::InvalidSignaturesLength(I::InvalidSignaturesLength {
-                length: alloy_primitives::U256::from(sigs.len()),
-                participants: alloy_primitives::U256::from(participants.len()),
-            }))?;
-        let digest = signing_hash(&domain.separator(), &state_hash(&id, *version, data, *is_final));
-        for (i, (sig, who)) in parts.zip(participants.iter()).enumerate() {
+            split(sigs, n).ok_or(JudgeError::InvalidSignaturesLength { length: sigs.len(), participants: n })?;
+        let separator = domain.separator();
+        let data_hash = keccak256(state.data);
+        let digest = signing_hash(&separator, &state_hash_of(&id, state.version, &data_hash, state.is_final));
+        for (i, (sig, who)) in parts.zip(params.participants.iter()).enumerate() {
             if self.recover(&digest, sig) != Some(*who) {
-                return Err(JudgeError::InvalidSignature(I::InvalidSignature {
-                    index: alloy_primitives::U256::from(i),
-                }));
+                return Err(JudgeError::InvalidSignature(i));
             }
         }
-        Ok(Verified { id, meta, phase, data_hash: alloy_primitives::keccak256(data) })
+        Ok(Verified { id, slot, meta, phase, data_hash, domain: separator })
     }
 
-    fn store(&mut self, id: B256, meta: Meta, data_hash: B256) {
-        let mut slots = self.channels.setter(id);
-        slots.meta.set(meta.encode());
-        slots.data_hash.set(data_hash);
+    fn store(&mut self, v: &Verified, meta: Meta) {
+        self.host.store(&v.slot, &meta.encode());
+        self.host.store(&data_slot(&v.slot), &v.data_hash);
     }
-}
 
-fn stale(stored: u64, given: u64) -> JudgeError {
-    JudgeError::StaleVersion(I::StaleVersion { stored, given })
-}
-
-#[public]
-impl Judge {
-    /// Registers a channel with its fully signed initial state.
-    pub fn open(&mut self, params: ParamsArg, state: StateArg, sigs: Bytes) -> Result<(), JudgeError> {
-        let v = self.verify(&params, &state, &sigs)?;
-        if v.meta.exists() {
-            return Err(JudgeError::ChannelExists(I::ChannelExists { channelId: v.id }));
+    /// Emits an event whose data is `head` words followed by one `bytes` (`data`), with topics
+    /// `topics`: the ABI encoding of `(head..., bytes)` with the offset word in place.
+    fn log_with_data(&mut self, topics: &[&B256], head: &[u64], data: &[u8]) {
+        let padded = data.len().div_ceil(32) * 32;
+        let mut rec = Vec::with_capacity(32 * (topics.len() + head.len() + 2) + padded);
+        for t in topics {
+            rec.word(t);
         }
-        let (participants, nonce, challenge_duration, executive) = params;
-        let (_, version, data, _) = state;
-        self.store(v.id, Meta { version, finalizes_at: 0, flags: EXISTS }, v.data_hash);
-        self.vm().log(I::ChannelOpened {
-            channelId: v.id,
-            participants,
-            nonce,
-            challengeDuration: challenge_duration,
-            executive,
-        });
-        self.vm().log(I::StateCheckpointed { channelId: v.id, version, data });
+        for h in head {
+            rec.uint(*h);
+        }
+        rec.uint(32 * (head.len() as u64 + 1)).uint(data.len() as u64);
+        rec.extend_from_slice(data);
+        rec.resize(rec.len() + padded - data.len(), 0);
+        self.host.log(&rec, topics.len());
+    }
+
+    fn open(&mut self, a: &Args<'_>) -> Result<(), JudgeError> {
+        let (p, s, sigs) = a.params_state_sigs()?;
+        let v = self.verify(&p, &s, sigs)?;
+        if v.meta.exists() {
+            return Err(JudgeError::ChannelExists(v.id));
+        }
+        self.store(&v, Meta { version: s.version, finalizes_at: 0, flags: EXISTS });
+        // ChannelOpened(id indexed, address[] participants, nonce, challengeDuration, executive)
+        let n = p.participants.len();
+        let mut rec = Vec::with_capacity(32 * (7 + n));
+        rec.word(&I::ChannelOpened::SIGNATURE_HASH).word(&v.id);
+        rec.uint(4 * 32).uint(p.nonce).uint(p.challenge_duration).addr(&p.executive).uint(n as u64);
+        for who in &p.participants {
+            rec.addr(who);
+        }
+        self.host.log(&rec, 2);
+        self.log_with_data(&[&I::StateCheckpointed::SIGNATURE_HASH, &v.id], &[s.version], s.data);
         Ok(())
     }
 
-    /// Stores a fully signed state newer than the stored one; the stored version is a no-op.
-    pub fn checkpoint(&mut self, params: ParamsArg, state: StateArg, sigs: Bytes) -> Result<(), JudgeError> {
-        let v = self.verify(&params, &state, &sigs)?;
-        let (_, version, data, _) = state;
+    fn checkpoint(&mut self, a: &Args<'_>) -> Result<(), JudgeError> {
+        let (p, s, sigs) = a.params_state_sigs()?;
+        let v = self.verify(&p, &s, sigs)?;
         if v.meta.exists() {
-            if version < v.meta.version {
-                return Err(stale(v.meta.version, version));
+            if s.version < v.meta.version {
+                return Err(JudgeError::StaleVersion { stored: v.meta.version, given: s.version });
             }
-            if version == v.meta.version {
+            if s.version == v.meta.version {
                 return Ok(());
             }
         }
-        let meta = Meta { version, finalizes_at: v.meta.finalizes_at, flags: v.meta.flags | EXISTS };
-        self.store(v.id, meta, v.data_hash);
-        self.vm().log(I::StateCheckpointed { channelId: v.id, version, data });
+        self.store(&v, Meta { version: s.version, finalizes_at: v.meta.finalizes_at, flags: v.meta.flags | EXISTS });
+        self.log_with_data(&[&I::StateCheckpointed::SIGNATURE_HASH, &v.id], &[s.version], s.data);
         Ok(())
     }
 
-    /// Starts the dispute clock with a fully signed state at least as new as the stored one.
-    pub fn challenge(
-        &mut self,
-        params: ParamsArg,
-        state: StateArg,
-        sigs: Bytes,
-        challenger_sig: Bytes,
-    ) -> Result<(), JudgeError> {
-        let v = self.verify(&params, &state, &sigs)?;
+    fn challenge(&mut self, a: &Args<'_>) -> Result<(), JudgeError> {
+        let (p, s, sigs, challenger_sig) = a.challenge()?;
+        let v = self.verify(&p, &s, sigs)?;
         if v.phase == phase::CHALLENGE {
-            return Err(JudgeError::ChallengeInProgress(I::ChallengeInProgress {
-                channelId: v.id,
-                finalizesAt: v.meta.finalizes_at,
-            }));
+            return Err(JudgeError::ChallengeInProgress { id: v.id, finalizes_at: v.meta.finalizes_at });
         }
-        let (_, version, data, _) = state;
-        if v.meta.exists() && version < v.meta.version {
-            return Err(stale(v.meta.version, version));
+        if v.meta.exists() && s.version < v.meta.version {
+            return Err(JudgeError::StaleVersion { stored: v.meta.version, given: s.version });
         }
-        let digest = signing_hash(&self.domain().separator(), &challenge_hash(&v.id, version));
-        let challenger = self
-            .recover(&digest, &challenger_sig)
-            .ok_or(JudgeError::InvalidChallengerSignature(I::InvalidChallengerSignature {}))?;
-        if !params.0.contains(&challenger) {
-            return Err(JudgeError::NotParticipant(I::NotParticipant { signer: challenger }));
+        let digest = signing_hash(&v.domain, &challenge_hash(&v.id, s.version));
+        let challenger = self.recover(&digest, challenger_sig).ok_or(JudgeError::InvalidChallengerSignature)?;
+        if !p.participants.contains(&challenger) {
+            return Err(JudgeError::NotParticipant(challenger));
         }
-        let finalizes_at = self.vm().block_timestamp().saturating_add(params.2);
-        self.store(v.id, Meta { version, finalizes_at, flags: v.meta.flags | EXISTS }, v.data_hash);
-        self.vm().log(I::ChallengeStarted { channelId: v.id, challenger, version, finalizesAt: finalizes_at, data });
+        let finalizes_at = self.host.timestamp().saturating_add(p.challenge_duration);
+        self.store(&v, Meta { version: s.version, finalizes_at, flags: v.meta.flags | EXISTS });
+        let who = challenger.into_word();
+        self.log_with_data(
+            &[&I::ChallengeStarted::SIGNATURE_HASH, &v.id, &who],
+            &[s.version, finalizes_at],
+            s.data,
+        );
         Ok(())
     }
 
-    /// Cooperative close: a fully signed final state makes the channel Final at once.
-    pub fn conclude(&mut self, params: ParamsArg, state: StateArg, sigs: Bytes) -> Result<(), JudgeError> {
-        if !state.3 {
-            return Err(JudgeError::NotFinalState(I::NotFinalState {}));
+    fn conclude(&mut self, a: &Args<'_>) -> Result<(), JudgeError> {
+        let (p, s, sigs) = a.params_state_sigs()?;
+        if !s.is_final {
+            return Err(JudgeError::NotFinalState);
         }
-        let v = self.verify(&params, &state, &sigs)?;
-        let (_, version, data, _) = state;
-        if v.meta.exists() && version < v.meta.version {
-            return Err(stale(v.meta.version, version));
+        let v = self.verify(&p, &s, sigs)?;
+        if v.meta.exists() && s.version < v.meta.version {
+            return Err(JudgeError::StaleVersion { stored: v.meta.version, given: s.version });
         }
-        let meta = Meta { version, finalizes_at: v.meta.finalizes_at, flags: v.meta.flags | EXISTS | CONCLUDED };
-        self.store(v.id, meta, v.data_hash);
-        self.vm().log(I::ChannelConcluded { channelId: v.id, version, data });
+        let flags = v.meta.flags | EXISTS | CONCLUDED;
+        self.store(&v, Meta { version: s.version, finalizes_at: v.meta.finalizes_at, flags });
+        self.log_with_data(&[&I::ChannelConcluded::SIGNATURE_HASH, &v.id], &[s.version], s.data);
         Ok(())
     }
 
-    /// `(phase, version, finalizesAt, dataHash)` of a channel, with the phase read off the clock.
-    pub fn status(&self, channel_id: B256) -> (u8, u64, u64, B256) {
-        let slots = self.channels.getter(channel_id);
-        let meta = Meta::decode(slots.meta.get());
-        (meta.phase(self.vm().block_timestamp()), meta.version, meta.finalizes_at, slots.data_hash.get())
+    /// `(meta, slot)` of a channel.
+    fn meta(&mut self, id: &B256) -> (Meta, B256) {
+        let slot = meta_slot(id);
+        (Meta::decode(self.host.load(&slot)), slot)
     }
 
-    /// `(version, dataHash)` of the final state; reverts `ChannelNotFinal` before that.
-    pub fn final_state(&self, channel_id: B256) -> Result<(u64, B256), JudgeError> {
-        let slots = self.channels.getter(channel_id);
-        let meta = Meta::decode(slots.meta.get());
-        if meta.phase(self.vm().block_timestamp()) != phase::FINAL {
-            return Err(JudgeError::ChannelNotFinal(I::ChannelNotFinal { channelId: channel_id }));
+    fn status(&mut self, id: &B256) -> Vec<u8> {
+        let (meta, slot) = self.meta(id);
+        let phase = meta.phase(self.host.timestamp());
+        let data_hash = self.host.load(&data_slot(&slot));
+        let mut out = Vec::with_capacity(128);
+        out.uint(phase as u64).uint(meta.version).uint(meta.finalizes_at).word(&data_hash);
+        out
+    }
+
+    fn final_state(&mut self, id: &B256) -> Result<Vec<u8>, JudgeError> {
+        let (meta, slot) = self.meta(id);
+        if meta.phase(self.host.timestamp()) != phase::FINAL {
+            return Err(JudgeError::ChannelNotFinal(*id));
         }
-        Ok((meta.version, slots.data_hash.get()))
-    }
-
-    /// The id of a channel with these terms on this chain and judge.
-    pub fn channel_id(&self, params: ParamsArg) -> B256 {
-        let d = self.domain();
-        channel_id_of(d.chain_id, d.judge, &params.0, params.1, params.2, params.3)
-    }
-
-    /// The EIP-712 domain separator of this judge.
-    pub fn domain_separator(&self) -> B256 {
-        self.domain().separator()
+        let data_hash = self.host.load(&data_slot(&slot));
+        let mut out = Vec::with_capacity(64);
+        out.uint(meta.version).word(&data_hash);
+        Ok(out)
     }
 }
+
+/// One call to the judge: `input` is the whole calldata; `Ok` is the return data, `Err` the
+/// revert data. The host keeps the stores and logs of a call that returns `Ok` only.
+///
+/// # Errors
+/// Each function's Solidity errors (see [`JudgeError`]); no data for malformed calldata, an
+/// unknown selector or a call with value.
+///
+/// # Events
+/// `open`: `ChannelOpened`, `StateCheckpointed`; `checkpoint` with a newer version:
+/// `StateCheckpointed`; `challenge`: `ChallengeStarted`; `conclude`: `ChannelConcluded`.
+pub fn run<H: Host>(host: &mut H, input: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    dispatch(&mut Judge { host }, input).map_err(|e| e.encode())
+}
+
+fn dispatch<H: Host>(j: &mut Judge<'_, H>, input: &[u8]) -> Result<Vec<u8>, JudgeError> {
+    if input.len() < 4 || !j.host.no_value() {
+        return Err(JudgeError::Unsupported);
+    }
+    let mut selector = [0u8; 4];
+    selector.copy_from_slice(&input[..4]);
+    let a = Args::new(&input[4..]);
+    let done = |r: Result<(), JudgeError>| r.map(|()| Vec::new());
+    match selector {
+        I::checkpointCall::SELECTOR => done(j.checkpoint(&a)),
+        I::statusCall::SELECTOR => Ok(j.status(&a.word(0)?)),
+        I::finalStateCall::SELECTOR => j.final_state(&a.word(0)?),
+        I::challengeCall::SELECTOR => done(j.challenge(&a)),
+        I::concludeCall::SELECTOR => done(j.conclude(&a)),
+        I::openCall::SELECTOR => done(j.open(&a)),
+        I::channelIdCall::SELECTOR => {
+            let p = a.params_only()?;
+            let d = j.domain();
+            let id = channel_id_of(d.chain_id, d.judge, &p.participants, p.nonce, p.challenge_duration, p.executive);
+            Ok(id.to_vec())
+        }
+        I::domainSeparatorCall::SELECTOR => Ok(j.domain().separator().to_vec()),
+        _ => Err(JudgeError::Unsupported),
+    }
+}
+
+/// The selectors the judge answers, in the order `dispatch` tries them.
+pub const SELECTORS: [[u8; 4]; 8] = [
+    I::checkpointCall::SELECTOR,
+    I::statusCall::SELECTOR,
+    I::finalStateCall::SELECTOR,
+    I::challengeCall::SELECTOR,
+    I::concludeCall::SELECTOR,
+    I::openCall::SELECTOR,
+    I::channelIdCall::SELECTOR,
+    I::domainSeparatorCall::SELECTOR,
+];
+
+/// The committed Solidity interface this program implements (printed by the `export-abi` build).
+pub const INTERFACE: &str = include_str!("../../codec/sol/IAvocadoJudge.sol");
