@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+pub mod calldata;
 pub mod channel;
 pub mod eip712;
 pub mod payment;

@@ -1,42 +1,60 @@
-//! The escrow's real ABI, as the SDK exports it from the contract, equals the committed Solidity
-//! interface `codec/sol/IAvocadoEscrow.sol` (which generates the bindings the client uses):
-//! same functions with the same inputs and outputs, same errors, nothing extra.
-//! Runs with `--features export-abi` (the README's test command does).
-#![cfg(feature = "export-abi")]
+//! The escrow answers exactly the calls of the committed Solidity interface
+//! (`codec/sol/IAvocadoEscrow.sol`, which generates the bindings the client uses), encodes each
+//! error as that interface does, and prints the interface when built with `export-abi` (what
+//! `cargo stylus export-abi` runs).
 
-use alloy_sol_types::SolInterface;
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolError;
 use avocado_codec::payment::IAvocadoEscrow as E;
-use avocado_tests::{abi, sol_calls, sol_errors};
+use avocado_escrow::EscrowError as X;
 
 #[test]
-fn exported_abi_equals_committed_interface() {
-    let (functions, errors) = abi::parse_exported(&abi::export(env!("CARGO_BIN_EXE_avocado-escrow")));
-    let expected = sol_calls![
-        E::depositCall,
-        E::settleCall,
-        E::withdrawCall,
-        E::depositedCall,
-        E::totalDepositsCall,
-        E::isSettledCall,
-        E::creditCall,
+fn router_answers_every_call_of_the_interface_and_nothing_else() {
+    let mut ours = avocado_escrow::SELECTORS.to_vec();
+    ours.sort();
+    let mut theirs = E::IAvocadoEscrowCalls::SELECTORS.to_vec();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn errors_encode_as_the_interface_says() {
+    let (id, a, u) = (B256::repeat_byte(7), Address::repeat_byte(4), U256::from(5));
+    let cases: Vec<(X, Vec<u8>)> = vec![
+        (X::NotExecutive(a), E::NotExecutive { executive: a }.abi_encode()),
+        (X::NotParticipant(a), E::NotParticipant { account: a }.abi_encode()),
+        (X::ZeroDeposit, E::ZeroDeposit {}.abi_encode()),
+        (X::ChannelIsFinal(id), E::ChannelIsFinal { channelId: id }.abi_encode()),
+        (X::ChannelInDispute(id), E::ChannelInDispute { channelId: id }.abi_encode()),
+        (X::ChannelNotFinal(id), E::ChannelNotFinal { channelId: id }.abi_encode()),
+        (X::AlreadySettled(id), E::AlreadySettled { channelId: id }.abi_encode()),
+        (
+            X::DataMismatch { expected: id, given: B256::ZERO },
+            E::DataMismatch { expected: id, given: B256::ZERO }.abi_encode(),
+        ),
+        (X::MalformedBalances, E::MalformedBalances {}.abi_encode()),
+        (
+            X::Unbalanced { balances: u, counted: U256::MAX },
+            E::Unbalanced { balances: u, counted: U256::MAX }.abi_encode(),
+        ),
+        (
+            X::CountExceedsDeposit { participant: a, counted: u, deposited: U256::from(1) },
+            E::CountExceedsDeposit { participant: a, counted: u, deposited: U256::from(1) }.abi_encode(),
+        ),
+        (X::NothingToWithdraw, E::NothingToWithdraw {}.abi_encode()),
+        (X::TransferFailed, E::TransferFailed {}.abi_encode()),
     ];
-    assert_eq!(expected.len(), E::IAvocadoEscrowCalls::SELECTORS.len(), "list every call of the interface here");
-    assert_eq!(functions, expected);
-    let expected_errors = sol_errors![
-        E::NotExecutive,
-        E::NotParticipant,
-        E::ZeroDeposit,
-        E::ChannelIsFinal,
-        E::ChannelInDispute,
-        E::ChannelNotFinal,
-        E::AlreadySettled,
-        E::DataMismatch,
-        E::MalformedBalances,
-        E::Unbalanced,
-        E::CountExceedsDeposit,
-        E::NothingToWithdraw,
-        E::TransferFailed,
-    ];
-    assert_eq!(expected_errors.len(), E::IAvocadoEscrowErrors::SELECTORS.len(), "list every error here");
-    assert_eq!(errors, expected_errors);
+    assert_eq!(cases.len(), E::IAvocadoEscrowErrors::SELECTORS.len(), "one case per error of the interface");
+    for (ours, theirs) in cases {
+        assert_eq!(ours.encode(), theirs, "{ours:?}");
+    }
+    assert!(X::Malformed.encode().is_empty() && X::Unsupported.encode().is_empty());
+}
+
+#[cfg(feature = "export-abi")]
+#[test]
+fn export_abi_prints_the_committed_interface() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avocado-escrow")).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), include_str!("../../codec/sol/IAvocadoEscrow.sol"));
 }

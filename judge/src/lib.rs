@@ -9,7 +9,7 @@
 //! The program is [`run`] behind a hand-written `user_entrypoint` (module `wasm`) that talks to
 //! Nitro's `vm_hooks` directly. The Stylus SDK's `#[public]` router, its generic ABI decoder and
 //! its panic and formatting paths made up most of the former 34 KB program; here calldata is
-//! decoded for exactly the judge's eight shapes ([`calldata`]), errors and events are encoded by
+//! decoded for exactly the judge's shapes (`avocado_codec::calldata`), errors and events are encoded by
 //! hand from the constants of the committed interface (`codec/sol/IAvocadoJudge.sol`: selectors,
 //! event signatures), and nothing panics with a message. The measurements behind each choice are
 //! in the crate's README.
@@ -36,7 +36,6 @@ extern crate alloc;
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
-pub mod calldata;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
@@ -45,6 +44,7 @@ use alloc::vec::Vec;
 use alloy_primitives::{keccak256, Address, B256};
 use alloy_sol_types::{SolCall, SolError, SolEvent};
 use avocado_codec::{
+    calldata::{Args, Malformed, Params, StateArg},
     channel::{channel_id_of, validate_params, ParamsError},
     eip712::{challenge_hash, signing_hash, state_hash_of, Domain},
     limits::MAX_DATA_LEN,
@@ -52,8 +52,6 @@ use avocado_codec::{
     signature::{split, Signature},
     IAvocadoJudge as I,
 };
-
-use calldata::{Args, Malformed, Params, StateArg};
 
 /// Flag bits of the packed word.
 const EXISTS: u8 = 1;
@@ -455,11 +453,7 @@ impl<H: Host> Judge<'_, H> {
         let finalizes_at = self.host.timestamp().saturating_add(p.challenge_duration);
         self.store(&v, Meta { version: s.version, finalizes_at, flags: v.meta.flags | EXISTS });
         let who = challenger.into_word();
-        self.log_with_data(
-            &[&I::ChallengeStarted::SIGNATURE_HASH, &v.id, &who],
-            &[s.version, finalizes_at],
-            s.data,
-        );
+        self.log_with_data(&[&I::ChallengeStarted::SIGNATURE_HASH, &v.id, &who], &[s.version, finalizes_at], s.data);
         Ok(())
     }
 

@@ -24,8 +24,7 @@ impl Chain {
         if input[32..63].iter().any(|b| *b != 0) || !(input[63] == 27 || input[63] == 28) {
             return None;
         }
-        let sig =
-            Signature { r: B256::from_slice(&input[64..96]), s: B256::from_slice(&input[96..128]), v: input[63] };
+        let sig = Signature { r: B256::from_slice(&input[64..96]), s: B256::from_slice(&input[96..128]), v: input[63] };
         let addr = recover_any_s(&digest, &sig)?;
         let mut out = [0u8; 32];
         out[12..].copy_from_slice(addr.as_slice());
@@ -86,11 +85,8 @@ impl JudgeHarness for Chain {
             // The chain drops a reverted call's writes and logs; so does this harness.
             return Outcome { result, logs: vec![], slots_written: Some(0), gas_used: None };
         }
-        let slots_written = call
-            .storage
-            .iter()
-            .filter(|(k, v)| self.storage.get(*k).copied().unwrap_or_default() != **v)
-            .count();
+        let slots_written =
+            call.storage.iter().filter(|(k, v)| self.storage.get(*k).copied().unwrap_or_default() != **v).count();
         let logs = std::mem::take(&mut call.logs);
         *self = call;
         Outcome { result, logs, slots_written: Some(slots_written), gas_used: None }
@@ -112,7 +108,10 @@ fn errors_encode_as_the_interface_says() {
         (E::InvalidParticipantCount(1), I::InvalidParticipantCount { count: u(1) }.abi_encode()),
         (E::InvalidParticipant(3), I::InvalidParticipant { index: u(3) }.abi_encode()),
         (E::InvalidChallengeDuration(0), I::InvalidChallengeDuration { duration: 0 }.abi_encode()),
-        (E::WrongChannel { expected: id, given: B256::ZERO }, I::WrongChannel { expected: id, given: B256::ZERO }.abi_encode()),
+        (
+            E::WrongChannel { expected: id, given: B256::ZERO },
+            I::WrongChannel { expected: id, given: B256::ZERO }.abi_encode(),
+        ),
         (E::StateTooLarge(16385), I::StateTooLarge { size: u(16385), limit: u(16384) }.abi_encode()),
         (
             E::InvalidSignaturesLength { length: 127, participants: 2 },
@@ -120,7 +119,10 @@ fn errors_encode_as_the_interface_says() {
         ),
         (E::InvalidSignature(2), I::InvalidSignature { index: u(2) }.abi_encode()),
         (E::InvalidChallengerSignature, I::InvalidChallengerSignature {}.abi_encode()),
-        (E::NotParticipant(Address::repeat_byte(4)), I::NotParticipant { signer: Address::repeat_byte(4) }.abi_encode()),
+        (
+            E::NotParticipant(Address::repeat_byte(4)),
+            I::NotParticipant { signer: Address::repeat_byte(4) }.abi_encode(),
+        ),
         (E::StaleVersion { stored: 5, given: 3 }, I::StaleVersion { stored: 5, given: 3 }.abi_encode()),
         (E::ChannelExists(id), I::ChannelExists { channelId: id }.abi_encode()),
         (E::ChannelFinal(id), I::ChannelFinal { channelId: id }.abi_encode()),

@@ -1,6 +1,8 @@
-//! Strict ABI decoding of exactly the judge's argument shapes.
+//! Strict ABI decoding of exactly the argument shapes of the judge and the escrow, for the
+//! contracts, which cannot afford a generic decoder (every byte of code is paid for).
 //!
-//! `(ChannelParams, State, bytes[, bytes])` and `(ChannelParams)` with
+//! `(ChannelParams, State, bytes[, bytes])`, `(ChannelParams)` and `(address, ChannelParams[,
+//! bytes])` with
 //! `ChannelParams = (address[], uint64, uint64, address)` and `State = (bytes32, uint64, bytes,
 //! bool)`, and the static `(bytes32)`. It refuses what Solidity's own decoder refuses — an offset
 //! or a length that points outside the calldata, a `uint64`, `address` or `bool` with dirty high
@@ -70,7 +72,8 @@ impl<'a> Args<'a> {
         Ok(&w[zeros..])
     }
 
-    fn uint64(&self, at: usize) -> Result<u64, Malformed> {
+    /// The `uint64` at `at`.
+    pub fn uint64(&self, at: usize) -> Result<u64, Malformed> {
         let mut b = [0u8; 8];
         b.copy_from_slice(self.tail(at, 24)?);
         Ok(u64::from_be_bytes(b))
@@ -83,7 +86,8 @@ impl<'a> Args<'a> {
         Ok(u32::from_be_bytes(b) as usize)
     }
 
-    fn address(&self, at: usize) -> Result<Address, Malformed> {
+    /// The `address` at `at`.
+    pub fn address(&self, at: usize) -> Result<Address, Malformed> {
         Ok(Address::from_slice(self.tail(at, 12)?))
     }
 
@@ -105,7 +109,7 @@ impl<'a> Args<'a> {
     }
 
     /// `bytes` whose offset (relative to `base`) is at `at`.
-    fn bytes(&self, base: usize, at: usize) -> Result<&'a [u8], Malformed> {
+    pub fn bytes(&self, base: usize, at: usize) -> Result<&'a [u8], Malformed> {
         let start = self.follow(base, at)?;
         let len = self.size(start)?;
         let from = start + 32;
@@ -114,7 +118,7 @@ impl<'a> Args<'a> {
     }
 
     /// `ChannelParams` whose offset is at `at` (relative to the arguments).
-    fn params(&self, at: usize) -> Result<Params, Malformed> {
+    pub fn params(&self, at: usize) -> Result<Params, Malformed> {
         let t = self.follow(0, at)?;
         let list = self.follow(t, t)?;
         let n = self.size(list)?;
@@ -161,10 +165,10 @@ impl<'a> Args<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ChannelParams, IAvocadoJudge as I, State};
     use alloc::vec;
     use alloy_primitives::Bytes;
     use alloy_sol_types::SolCall;
-    use avocado_codec::{ChannelParams, IAvocadoJudge as I, State};
 
     fn call() -> (ChannelParams, State, Vec<u8>) {
         let params = ChannelParams {
