@@ -43,6 +43,9 @@ pub struct StateArg<'a> {
     pub is_final: bool,
 }
 
+/// `challenge`'s arguments: params, state, signatures, the challenger's signature.
+pub type ChallengeArgs<'a> = (Params, StateArg<'a>, &'a [u8], &'a [u8]);
+
 /// The arguments of one call: the calldata after the selector.
 #[derive(Clone, Copy, Debug)]
 pub struct Args<'a>(&'a [u8]);
@@ -152,7 +155,7 @@ impl<'a> Args<'a> {
     }
 
     /// `(ChannelParams, State, bytes, bytes)`: `challenge`.
-    pub fn challenge(&self) -> Result<(Params, StateArg<'a>, &'a [u8], &'a [u8]), Malformed> {
+    pub fn challenge(&self) -> Result<ChallengeArgs<'a>, Malformed> {
         Ok((self.params(0)?, self.state(32)?, self.bytes(0, 64)?, self.bytes(0, 96)?))
     }
 

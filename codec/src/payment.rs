@@ -137,8 +137,8 @@ impl core::fmt::Display for PaymentError {
     }
 }
 
-fn sum(values: impl Iterator<Item = U256>) -> Result<U256, PaymentError> {
-    values.fold(Ok(U256::ZERO), |acc, v| acc?.checked_add(v).ok_or(PaymentError::Overflow))
+fn sum(mut values: impl Iterator<Item = U256>) -> Result<U256, PaymentError> {
+    values.try_fold(U256::ZERO, |acc, v| acc.checked_add(v).ok_or(PaymentError::Overflow))
 }
 
 /// Checks that the accounts are balanced: `Σ balance = Σ counted`.
