@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The judge's costs beside its Solidity twin, in one run: builds both Stylus contracts, compiles
-# the twin with npm solc and checks the committed bytecode is what it produces, runs the judge
-# scenario suite against the twin, and prints the table of `judge_costs` (calldata, compressed
-# calldata, L2 gas uncached and cached, the twin's gas, the ratios).
+# the committed Solidity (the twin among it) with npm solc and checks the committed bytecode is
+# what it produces, runs the judge scenario suite against the twin, and prints the table of
+# `judge_costs` (calldata, compressed calldata, L2 gas uncached and cached, the twin's gas, the
+# ratios).
 #
 #   scripts/bench-judge.sh                 # the whole table
 #   scripts/bench-judge.sh --no-cached     # without the cached column (a devnet without ArbWasmCache.cacheProgram)
@@ -11,6 +12,6 @@ cd "$(dirname "$0")/.."
 export CARGO_INCREMENTAL=0
 
 scripts/build-contracts.sh
-scripts/build-twin.sh
+scripts/build-solidity.sh
 cargo test --locked -p avocado-tests --test judge_twin
 cargo run --locked -q -p avocado-tests --example judge_costs -- "$@"

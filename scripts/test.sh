@@ -29,6 +29,9 @@ run() {
 }
 failed_cmds=0
 
+# The committed Solidity creation code (the judge's twin, the test tokens) must be what its
+# sources compile to (npm solc, installed into target/npm once): the tests only read the bytecode.
+run scripts/build-solidity.sh
 # End-to-end tests start `avocado node` processes: the binary must exist before they run.
 run cargo build --locked -p avocado-cli --bin avocado
 run cargo test --workspace --locked --no-fail-fast

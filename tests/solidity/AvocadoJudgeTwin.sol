@@ -36,7 +36,7 @@ import {IAvocadoJudge, ChannelParams, State} from "../../codec/sol/IAvocadoJudge
 ///   storage pointer, the hash too when it is unchanged (as the Stylus judge does: a write of
 ///   the same value costs only the slot's access and a no-op store, 2,200 gas when cold);
 /// - `ecrecover` is Solidity's builtin (a staticcall to the precompile);
-/// - compiled for the calls, not the deployment: `scripts/build-twin.sh` runs solc 0.8.37 (npm
+/// - compiled for the calls, not the deployment: `scripts/build-solidity.sh` runs solc 0.8.37 (npm
 ///   `solc`) with the optimizer at 10,000 runs (200, solc's default, costs about 500 gas more per
 ///   call) and the IR code generator (`viaIR`: the legacy generator runs out of stack slots on
 ///   the calldata structs, and solc advises the switch), EVM version cancun. The creation code

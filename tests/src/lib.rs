@@ -5,6 +5,8 @@
 //! - [`nodes`]: real `avocado node` processes over loopback on a chain running the real judge.
 //! - [`adversary`]: a dishonest participant with its own keys and peer server, for the tests that
 //!   try to rob an honest node.
+//! - [`tokens`]: ERC-20 test tokens (standard and misbehaving) on the devnet chain and over
+//!   JSON-RPC, for the escrow's ERC-20 tests.
 //! - [`twin_judge`]: the judge's Solidity twin on the devnet chain, the gas baseline.
 //! - `tests/`: end-to-end tests that run the real judge WASM.
 
@@ -14,4 +16,5 @@ pub mod judge_scenarios;
 pub mod nodes;
 pub mod revm_judge;
 pub mod stylus_judge;
+pub mod tokens;
 pub mod twin_judge;

@@ -1,7 +1,7 @@
 //! The judge's Solidity twin (`tests/solidity/AvocadoJudgeTwin.sol`) on the devnet's revm
 //! chain: the benchmark baseline of the Stylus judge, held to the same scenario suite.
 //!
-//! The tests never run solc: they read the creation code `scripts/build-twin.sh` compiled and
+//! The tests never run solc: they read the creation code `scripts/build-solidity.sh` compiled and
 //! committed beside the source. The committed vectors are signed for [`JUDGE`], so the twin is
 //! placed there as a `CREATE` landing at that address would leave it: its creation code runs
 //! with `address(this) == JUDGE` (as an `eth_call` to that code, so the constructor fills its
@@ -21,7 +21,7 @@ use crate::{
 /// The twin's creation code, as committed (`tests/solidity/AvocadoJudgeTwin.bin`, hex).
 pub fn creation_code() -> Vec<u8> {
     let hex = include_str!("../solidity/AvocadoJudgeTwin.bin");
-    alloy_primitives::hex::decode(hex.trim()).expect("AvocadoJudgeTwin.bin is hex (scripts/build-twin.sh --write)")
+    alloy_primitives::hex::decode(hex.trim()).expect("AvocadoJudgeTwin.bin is hex (scripts/build-solidity.sh --write)")
 }
 
 /// A fresh chain as every judge harness starts it: [`CHAIN_ID`], clock pinned at [`GENESIS_TIME`].

@@ -1,6 +1,6 @@
 //! The judge scenario suite against the judge's Solidity twin, the Stylus judge's gas baseline:
 //! the committed creation code of `tests/solidity/AvocadoJudgeTwin.sol` (compiled by
-//! `scripts/build-twin.sh`) on the devnet's revm chain. A twin that behaved differently from
+//! `scripts/build-solidity.sh`) on the devnet's revm chain. A twin that behaved differently from
 //! the Stylus judge would make the gas comparison meaningless; these tests keep it honest.
 
 use alloy_primitives::{keccak256, Address, U256};
