@@ -17,7 +17,7 @@ use avocado_codec::IAvocadoJudge as I;
 use futures::future::BoxFuture;
 
 /// Why a chain operation failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     /// The judge refused the call with one of its errors.
     #[error("the judge refused: {0}")]
