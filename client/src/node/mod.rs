@@ -238,19 +238,7 @@ impl Node {
     /// Everything the node holds about channel `id`, with `version` the version the input is
     /// about (its signed digest and fully signed state are read too).
     fn held(&self, id: B256, version: Option<u64>) -> Result<Held, NodeError> {
-        let record = self.record(id)?;
-        let (digest_at, state_at) = match version {
-            Some(v) => (self.store.signed_digest(id, v)?, self.store.signed_state(id, v)?),
-            None => (None, None),
-        };
-        Ok(Held {
-            record,
-            latest: self.store.latest(id)?,
-            highest_signed: self.store.highest_signed(id)?,
-            final_signed: self.store.final_signed(id)?,
-            digest_at,
-            state_at,
-        })
+        Held::load(&*self.store, id, version)
     }
 
     /// Runs a step's effects in order (see [`Effect`] for why the order is the safety rule). A

@@ -267,9 +267,18 @@ pub fn on_propose_update(
             return e.into();
         }
     }
-    // A retried delivery of a proposal already signed gets the same signature back.
-    if held.digest_at == Some(ctx.domain.state_digest(&state)) {
-        return Step::ok(vec![Effect::Persist(vec![sign(ctx, &state)])], Answer::Signed);
+    // A retried delivery of a proposal already signed gets the same signature back; other
+    // contents for a version signed here are refused now, not left waiting for a decision that
+    // could never be signed (the proposer hears at once and goes above).
+    match held.digest_at {
+        Some(d) if d == ctx.domain.state_digest(&state) => {
+            return Step::ok(vec![Effect::Persist(vec![sign(ctx, &state)])], Answer::Signed);
+        }
+        Some(_) => {
+            return NodeError::Conflict(format!("this node already signed another state as version {}", state.version))
+                .into();
+        }
+        None => {}
     }
     // Catch up from the base when it is newer than what this node holds (kept in the same
     // commit as this node's signature).
@@ -373,6 +382,20 @@ pub fn on_propose_update(
     let mut writes = Vec::new();
     let mut record = held.record.clone();
     let mut after = Vec::new();
+    // Another participant's proposal waiting here is replaced: its proposer is told (queued
+    // first, so a crash cannot lose the answer), or its round would wait forever.
+    if let Some(inc) = record.incoming.as_ref().filter(|inc| inc.from != proposer) {
+        let replaced: State = (&inc.state).into();
+        effects.push(Effect::Enqueue {
+            url: record.peers[inc.from].clone(),
+            message: Message::RejectUpdate {
+                channel_id: id,
+                version: replaced.version,
+                digest: ctx.domain.state_digest(&replaced),
+                reason: format!("superseded here by participant {proposer}'s proposal for version {}", state.version),
+            },
+        });
+    }
     if let Some(b) = &fresh {
         let (changed, events) = settle(&record, &b.state);
         writes.push(Write::State(b.clone()));

@@ -117,6 +117,25 @@ pub struct Held {
 }
 
 impl Held {
+    /// Reads what the node holds about channel `id` from `store` in one go, with `version` the
+    /// version the input is about (its signed digest and fully signed state are read too): the
+    /// shell's one read before a step.
+    pub fn load(store: &dyn crate::store::Store, id: B256, version: Option<u64>) -> Result<Self, NodeError> {
+        let record = store.channel(id)?.ok_or_else(|| NodeError::NotFound(format!("no channel {id}")))?;
+        let (digest_at, state_at) = match version {
+            Some(v) => (store.signed_digest(id, v)?, store.signed_state(id, v)?),
+            None => (None, None),
+        };
+        Ok(Self {
+            record,
+            latest: store.latest(id)?,
+            highest_signed: store.highest_signed(id)?,
+            final_signed: store.final_signed(id)?,
+            digest_at,
+            state_at,
+        })
+    }
+
     /// The latest fully signed version (0 when none is held).
     pub fn latest_version(&self) -> u64 {
         self.latest.as_ref().map_or(0, |s| s.state.version)
@@ -688,6 +707,47 @@ pub(crate) mod tests {
         let ended = Held { final_signed: Some(1), ..h };
         assert_eq!(ended.stage(&rounds), Stage::Ended { version: 1 });
         assert!(decide_update(&env.ctx(), &ended, 1, true, String::new()).answer.is_err());
+    }
+
+    /// Found by the simulator: a proposal for a version this node signed with other contents
+    /// was recorded as waiting for the user, whose decision could then never be signed — the
+    /// proposer waited forever. It is refused at once.
+    #[test]
+    fn other_contents_for_a_version_signed_here_are_refused_at_once() {
+        let env = Env::new(1, false);
+        let r = record(2, 1);
+        let v0 = full(&r, state(&r, 0, b"", false));
+        let mut rounds = Rounds::default();
+        let mut h = held(&r, Some(v0.clone()), Some(1));
+        h.digest_at = Some(domain().state_digest(&state(&r, 1, b"first", false)));
+        let from = r.terms.participants[0];
+        let step = on_propose_update(&env.ctx(), &mut rounds, &h, 0, from, state(&r, 1, b"second", false), v0);
+        assert_eq!(step.answer.unwrap_err().to_string(), "this node already signed another state as version 1");
+        assert!(step.effects.is_empty());
+    }
+
+    /// Found by the simulator: another participant's proposal replacing one that waits for the
+    /// user left the first proposer waiting forever. It is now told, with a rejection naming its
+    /// state, queued before the replacement is recorded.
+    #[test]
+    fn a_replaced_proposal_is_rejected_to_its_proposer() {
+        let env = Env::new(2, false);
+        let mut r = record(3, 2);
+        let v0 = full(&r, state(&r, 0, b"", false));
+        let first = state(&r, 1, b"from 1", false);
+        r.incoming = Some(Incoming { from: 1, state: (&first).into() });
+        let h = held(&r, Some(v0.clone()), Some(0));
+        let mut rounds = Rounds::default();
+        let p0 = r.terms.participants[0];
+        let step = on_propose_update(&env.ctx(), &mut rounds, &h, 0, p0, state(&r, 2, b"from 0", false), v0);
+        assert_eq!(step.answer, Ok(Answer::Pending));
+        let Effect::Enqueue { url, message: Message::RejectUpdate { version, digest, .. } } = &step.effects[0] else {
+            panic!("{:?}", step.effects)
+        };
+        assert_eq!((url.as_str(), *version, *digest), ("http://p1", 1, domain().state_digest(&first)));
+        assert!(
+            matches!(&step.effects[1], Effect::Persist(w) if matches!(&w[0], Write::Channel(c) if c.incoming.as_ref().unwrap().from == 0))
+        );
     }
 
     #[test]

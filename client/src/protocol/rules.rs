@@ -227,6 +227,14 @@ pub fn is_behind(highest_signed: Option<u64>, held: Option<u64>) -> bool {
     highest_signed.is_some_and(|h| held.is_none_or(|held| h > held))
 }
 
+/// Whether a dispute must be answered: the judge holds `on_chain` in a dispute that ends at
+/// `finalizes_at`, it is `now` on chain, and this node holds the fully signed `latest`. Only a
+/// running dispute over an older version is answered (an older state merely checkpointed while
+/// the channel is open threatens nothing).
+pub fn must_answer(in_dispute: bool, on_chain: u64, finalizes_at: u64, now: u64, latest: Option<u64>) -> bool {
+    in_dispute && now < finalizes_at && latest.is_some_and(|l| l > on_chain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +371,15 @@ mod tests {
         assert!(is_behind(Some(0), None));
         assert!(is_behind(Some(4), Some(3)));
         assert!(!is_behind(Some(3), Some(3)));
+    }
+
+    #[test]
+    fn only_running_disputes_over_older_versions_are_answered() {
+        assert!(must_answer(true, 3, 100, 99, Some(4)));
+        assert!(!must_answer(true, 3, 100, 100, Some(4)), "the deadline passed");
+        assert!(!must_answer(true, 4, 100, 50, Some(4)), "the judge holds the latest");
+        assert!(!must_answer(false, 3, 0, 50, Some(4)), "no dispute runs");
+        assert!(!must_answer(true, 3, 100, 50, None));
     }
 
     #[test]
