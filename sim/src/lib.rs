@@ -76,6 +76,34 @@ impl Faults {
     pub const ALL: Self =
         Self { loss: true, duplication: true, reorder: true, crashes: true, clock_jumps: true, byzantine: true };
 
+    /// The faults named in a comma-separated list (as [`Failure`] prints them); `all` or an
+    /// empty list for every fault, `none` for none.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        if list.is_empty() || list == "all" {
+            return Ok(Self::ALL);
+        }
+        let mut f = Self {
+            loss: false,
+            duplication: false,
+            reorder: false,
+            crashes: false,
+            clock_jumps: false,
+            byzantine: false,
+        };
+        for name in list.split(',').filter(|n| !n.is_empty() && *n != "none") {
+            match name.trim() {
+                "loss" => f.loss = true,
+                "duplication" => f.duplication = true,
+                "reorder" => f.reorder = true,
+                "crashes" => f.crashes = true,
+                "clock-jumps" => f.clock_jumps = true,
+                "byzantine" => f.byzantine = true,
+                other => return Err(format!("unknown fault {other}")),
+            }
+        }
+        Ok(f)
+    }
+
     fn names(&self) -> Vec<&'static str> {
         let mut v = Vec::new();
         for (on, name) in [
@@ -172,7 +200,13 @@ impl std::fmt::Display for Failure {
             self.step,
             self.invariant
         )?;
-        writeln!(f, "replay: avocado-sim --seed {} --steps {}", self.seed, self.step.min(self.config.steps).max(1))?;
+        writeln!(
+            f,
+            "replay: avocado-sim --seed {} --steps {} --faults {}",
+            self.seed,
+            self.step.min(self.config.steps).max(1),
+            self.config.faults.names().join(",")
+        )?;
         for line in &self.trace {
             writeln!(f, "  {line}")?;
         }
@@ -1119,7 +1153,8 @@ impl Sim {
             Ok(m) => m,
             Err(e) => return Some(Err(NodeError::BadRequest(e.to_string()))),
         };
-        let what = describe(&message);
+        let sender = self.terms.participants.iter().position(|p| *p == from).map_or("?".into(), |i| i.to_string());
+        let what = format!("{} from {sender}", describe(&message));
         if matches!(self.parties[to], Party::Byzantine(_)) {
             return Some(self.byzantine_receive(to, from, envelope, message));
         }
@@ -1128,7 +1163,14 @@ impl Sim {
         }
         match self.handle(to, from, message) {
             Ok(reply) => {
-                self.log(format!("node {to} took {what}: {}", short(&reply)));
+                let inc = self.honest(to).and_then(|h| h.store.channel(self.channel).ok().flatten()?.incoming);
+                let held =
+                    self.honest(to).and_then(|h| h.store.latest(self.channel).ok().flatten()).map(|l| l.state.version);
+                self.log(format!(
+                    "node {to} took {what}: {} (waiting here: {:?}, latest v{held:?})",
+                    short(&reply),
+                    inc.map(|i| (i.from, i.state.version))
+                ));
                 Some(Ok(reply))
             }
             Err(Stop::Failed(e)) => {
@@ -1312,17 +1354,14 @@ impl Sim {
                 .packets
                 .iter()
                 .filter_map(|p| match &p.body {
-                    Body::Request { kind: Kind::Outbox { seq }, .. }
-                    | Body::Response { kind: Kind::Outbox { seq }, .. }
-                        if (p.from == i || p.to == i) =>
-                    {
-                        Some(*seq)
-                    }
+                    Body::Request { kind: Kind::Outbox { seq }, .. } if p.from == i => Some(*seq),
+                    Body::Response { kind: Kind::Outbox { seq }, .. } if p.to == i => Some(*seq),
                     _ => None,
                 })
                 .collect();
             if let Some((seq, out)) = queued.into_iter().find(|(s, _)| !inflight.contains(s)) {
                 let to = self.peers.iter().position(|u| *u == out.url).unwrap_or(0);
+                self.log(format!("node {i} sends queued message {seq} to node {to}"));
                 self.send(i, to, out.envelope, Kind::Outbox { seq });
             }
         }

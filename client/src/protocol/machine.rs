@@ -350,7 +350,10 @@ pub fn on_propose_update(
         return Step { effects, answer: Err(e) };
     }
     if let Some(inc) = &record.incoming {
-        if State::from(&inc.state) == state {
+        // A retried delivery of the proposal waiting here. The same state from another
+        // proposer is not a retry: the decision goes to the first proposer only, so the other
+        // one is refused below rather than left waiting for an answer it would never get.
+        if inc.from == proposer && State::from(&inc.state) == state {
             return Step { effects, answer: Ok(Answer::Pending) };
         }
         // A proposer's new proposal replaces its own earlier one (which it gave up on).

@@ -750,6 +750,31 @@ pub(crate) mod tests {
         );
     }
 
+    /// Found by the simulator: two participants proposing byte-identical states for one
+    /// version to a node deciding by hand. The second was answered "pending" as if it were a
+    /// retry of the first, but the decision went to the first proposer only: the second waited
+    /// forever. It is refused now (its proposer goes above).
+    #[test]
+    fn the_same_state_from_another_proposer_is_not_a_retry() {
+        let env = Env::new(0, false);
+        let r = record(3, 0);
+        let v1 = full(&r, state(&r, 1, b"same", false));
+        let s2 = state(&r, 2, b"same", false);
+        let mut rounds = Rounds::default();
+        let h = held(&r, Some(v1.clone()), Some(1));
+        let step = on_propose_update(&env.ctx(), &mut rounds, &h, 1, r.terms.participants[1], s2.clone(), v1.clone());
+        let Effect::Persist(w) = &step.effects[0] else { panic!() };
+        let Write::Channel(rec) = &w[0] else { panic!() };
+        let h = Held { record: rec.clone(), ..h };
+        // The same proposer again: a retry.
+        let again = on_propose_update(&env.ctx(), &mut rounds, &h, 1, r.terms.participants[1], s2.clone(), v1.clone());
+        assert_eq!((again.answer, again.effects.len()), (Ok(Answer::Pending), 0));
+        // Another proposer, the same state: refused.
+        let other = on_propose_update(&env.ctx(), &mut rounds, &h, 2, r.terms.participants[2], s2, v1);
+        let e = other.answer.unwrap_err();
+        assert!(e.to_string().contains("participant 1's proposal for version 2 awaits a decision here"), "{e}");
+    }
+
     #[test]
     fn concurrent_proposals_lower_index_wins() {
         let r1 = record(3, 1);

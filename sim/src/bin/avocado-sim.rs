@@ -1,6 +1,6 @@
 //! `avocado-sim`: runs seeds of the deterministic simulation and prints what it found.
 
-use avocado_sim::{run, shrink, Config};
+use avocado_sim::{run, shrink, Config, Faults};
 use clap::Parser;
 
 /// Runs Avocado's deterministic simulation over a range of seeds.
@@ -19,10 +19,21 @@ struct Args {
     /// Scheduler steps per seed.
     #[arg(long, default_value_t = 2_000)]
     steps: usize,
+    /// Faults to inject, comma-separated (loss, duplication, reorder, crashes, clock-jumps,
+    /// byzantine), or `all`.
+    #[arg(long, default_value = "all")]
+    faults: String,
 }
 
 fn main() {
     let args = Args::parse();
+    let faults = match Faults::parse(&args.faults) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("avocado-sim: {e}");
+            std::process::exit(2);
+        }
+    };
     let seeds: Vec<u64> = match args.seed {
         Some(s) => vec![s],
         None => (args.first..args.first + args.seeds).collect(),
@@ -30,7 +41,7 @@ fn main() {
     let (mut steps, mut proposals, mut settled, mut failed, mut disputes, mut answered, mut crashes, mut pending) =
         (0, 0, 0, 0, 0, 0, 0, 0);
     for seed in &seeds {
-        match run(*seed, Config::for_seed(*seed, args.steps)) {
+        match run(*seed, Config { faults, ..Config::for_seed(*seed, args.steps) }) {
             Ok(s) => {
                 steps += s.steps;
                 proposals += s.proposals;
