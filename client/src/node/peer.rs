@@ -205,3 +205,66 @@ impl Transport for InProcess {
         Box::pin(self.deliver(url, envelope))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use alloy_primitives::{Address, Bytes};
+    use avocado_codec::Domain;
+    use k256::ecdsa::SigningKey;
+
+    use super::*;
+    use crate::message::Terms;
+    use crate::node::{Bounds, NodeConfig, Outcome, Policy};
+    use crate::store::MemStore;
+
+    fn node(i: u8, auto_accept: bool, transport: &Arc<InProcess>) -> Arc<Node> {
+        let config = NodeConfig {
+            key: SigningKey::from_slice(&[i + 1; 32]).unwrap(),
+            domain: Domain::new(412_346, Address::repeat_byte(0x99)),
+            peer_url: format!("inproc://{i}"),
+            policy: Policy { min_challenge_duration: 60, auto_accept },
+            peer_timeout: Duration::from_secs(1),
+            escrow: None,
+            watch: Default::default(),
+            bounds: Bounds::default(),
+        };
+        let node = Node::with_transport(config, Arc::new(MemStore::new()), None, transport.clone());
+        transport.register(&format!("inproc://{i}"), &node);
+        node
+    }
+
+    /// Three nodes in one process, no sockets: a channel and updates are fully signed through
+    /// the real shell and core; a refusal crosses as a refusal, and a node that is gone is
+    /// unreachable.
+    #[tokio::test]
+    async fn nodes_in_one_process_sign_through_the_in_process_transport() {
+        let transport = Arc::new(InProcess::new());
+        let nodes: Vec<Arc<Node>> = (0..3).map(|i| node(i, true, &transport)).collect();
+        let terms = Terms {
+            participants: nodes.iter().map(|n| n.address()).collect(),
+            nonce: 1,
+            challenge_duration: 3_600,
+            executive: Address::ZERO,
+        };
+        let peers: Vec<String> = (0..3).map(|i| format!("inproc://{i}")).collect();
+        let wait = Duration::from_secs(5);
+        let (id, opened) = nodes[0].propose_channel(terms, peers, Bytes::from_static(b"v0"), wait).await.unwrap();
+        assert!(matches!(opened, Outcome::Signed(s) if s.state.version == 0 && s.signatures.len() == 3));
+        for v in 1..=3u64 {
+            let by = &nodes[v as usize % 3];
+            let outcome = by.propose_update(id, Bytes::from(vec![v as u8]), false, wait).await.unwrap();
+            let Outcome::Signed(s) = outcome else { panic!("v{v} not signed: {outcome:?}") };
+            assert_eq!(s.state.version, v);
+            assert_eq!(by.store().latest(id).unwrap().unwrap(), s);
+        }
+        // Too much data: refused by the proposer's own rules before anything is sent.
+        let big = Bytes::from(vec![0; avocado_codec::limits::MAX_DATA_LEN + 1]);
+        assert_eq!(nodes[1].propose_update(id, big, false, wait).await.unwrap_err().status(), 422);
+        // A peer that is gone: the proposal fails as unreachable, and its version is skipped.
+        transport.unregister("inproc://2");
+        let err = nodes[0].propose_update(id, Bytes::from_static(b"x"), false, wait).await.unwrap_err();
+        assert!(matches!(err, NodeError::Unreachable(_)), "{err}");
+    }
+}
