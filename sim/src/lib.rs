@@ -168,6 +168,9 @@ pub struct Stats {
     pub answered: usize,
     /// The highest version fully signed.
     pub top_version: u64,
+    /// Runs whose channel became final on the judge (by a dispute's deadline or a final state),
+    /// where the dispute and payment invariants were checked.
+    pub finalized: usize,
     /// Honest proposals left pending at the end because only Byzantine participants, who
     /// answered "pending", never decided.
     pub pending_on_byzantine: usize,
@@ -798,6 +801,7 @@ impl Sim {
     fn on_final(&mut self) {
         let s = self.judge.state.clone();
         let n = self.n();
+        self.stats.finalized += 1;
         self.log(format!("judge: final at v{}", s.version));
         let Some(final_a) = accounts(&s, n) else {
             self.violate(format!("the judge's final state v{} is not a payment state", s.version));

@@ -40,6 +40,7 @@ fn main() {
     };
     let (mut steps, mut proposals, mut settled, mut failed, mut disputes, mut answered, mut crashes, mut pending) =
         (0, 0, 0, 0, 0, 0, 0, 0);
+    let mut finalized = 0;
     for seed in &seeds {
         match run(*seed, Config { faults, ..Config::for_seed(*seed, args.steps) }) {
             Ok(s) => {
@@ -51,6 +52,7 @@ fn main() {
                 answered += s.answered;
                 crashes += s.crashes;
                 pending += s.pending_on_byzantine;
+                finalized += s.finalized;
             }
             Err(f) => {
                 eprintln!("{}", shrink(f));
@@ -61,7 +63,7 @@ fn main() {
     println!(
         "{} seeds, {steps} steps: {proposals} honest proposals ({settled} settled, {failed} reported failed, \
          {pending} left pending on Byzantine participants), {crashes} crashes, {disputes} disputes started, \
-         {answered} answered; every invariant held",
+         {answered} answered, {finalized} channels final on the judge; every invariant held",
         seeds.len()
     );
 }
