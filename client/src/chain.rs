@@ -17,11 +17,11 @@ use avocado_codec::IAvocadoJudge as I;
 use futures::future::BoxFuture;
 
 /// Why a chain operation failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     /// The judge refused the call with one of its errors.
     #[error("the judge refused: {0}")]
-    Reverted(String),
+    Reverted(Revert),
     /// The transaction was mined but failed.
     #[error("transaction {0} failed on chain")]
     Failed(B256),
@@ -161,18 +161,48 @@ pub trait ChainClient: Send + Sync {
     fn events(&self, from: u64, to: u64) -> BoxFuture<'_, Result<Vec<(u64, JudgeEvent)>, ChainError>>;
 }
 
+/// A contract's refusal, decoded: the judge's or the escrow's typed Solidity error when the
+/// revert data is one of theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revert {
+    /// One of the judge's errors (`StaleVersion`, `InvalidSignature`, `ChannelFinal`, …).
+    Judge(I::IAvocadoJudgeErrors),
+    /// One of the payment escrow's errors.
+    Escrow(avocado_codec::payment::IAvocadoEscrow::IAvocadoEscrowErrors),
+    /// Revert data neither contract's (empty when the call reverted without a reason).
+    Data(Bytes),
+    /// The endpoint said the call reverted but gave no data, only this message.
+    Message(String),
+}
+
+impl Revert {
+    /// Decodes revert data.
+    pub fn decode(data: &[u8]) -> Self {
+        if let Ok(e) = I::IAvocadoJudgeErrors::abi_decode(data) {
+            return Self::Judge(e);
+        }
+        if let Ok(e) = avocado_codec::payment::IAvocadoEscrow::IAvocadoEscrowErrors::abi_decode(data) {
+            return Self::Escrow(e);
+        }
+        Self::Data(Bytes::copy_from_slice(data))
+    }
+}
+
+impl std::fmt::Display for Revert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Judge(e) => write!(f, "{}", format!("{e:?}").replace("IAvocadoJudgeErrors::", "")),
+            Self::Escrow(e) => write!(f, "{}", format!("{e:?}").replace("IAvocadoEscrowErrors::", "")),
+            Self::Data(d) if d.is_empty() => write!(f, "reverted without a reason"),
+            Self::Data(d) => write!(f, "reverted with data {}", alloy_primitives::hex::encode_prefixed(d)),
+            Self::Message(m) => write!(f, "{m}"),
+        }
+    }
+}
+
 /// Decodes the judge's (or the escrow's) revert data into a readable error, or describes it raw.
 pub fn describe_revert(data: &[u8]) -> String {
-    if let Ok(e) = I::IAvocadoJudgeErrors::abi_decode(data) {
-        return format!("{e:?}").replace("IAvocadoJudgeErrors::", "");
-    }
-    if let Ok(e) = avocado_codec::payment::IAvocadoEscrow::IAvocadoEscrowErrors::abi_decode(data) {
-        return format!("{e:?}").replace("IAvocadoEscrowErrors::", "");
-    }
-    if data.is_empty() {
-        return "reverted without a reason".into();
-    }
-    format!("reverted with data {}", alloy_primitives::hex::encode_prefixed(data))
+    Revert::decode(data).to_string()
 }
 
 /// Follows the chain's new blocks over a WebSocket subscription (`eth_subscribe` `newHeads`) and
@@ -212,11 +242,11 @@ fn rpc_error(e: alloy_provider::transport::TransportError) -> ChainError {
     if let Some(payload) = e.as_error_resp() {
         if let Some(data) = payload.data.as_ref() {
             if let Ok(bytes) = serde_json::from_str::<Bytes>(data.get()) {
-                return ChainError::Reverted(describe_revert(&bytes));
+                return ChainError::Reverted(Revert::decode(&bytes));
             }
         }
         if payload.message.contains("revert") {
-            return ChainError::Reverted(payload.message.to_string());
+            return ChainError::Reverted(Revert::Message(payload.message.to_string()));
         }
     }
     ChainError::Rpc(e.to_string())
@@ -432,6 +462,23 @@ impl ChainClient for AlloyChain {
 mod tests {
     use super::*;
     use alloy_primitives::{Log as PrimitiveLog, LogData};
+
+    /// A revert comes back as the contract's typed error, and reads as before.
+    #[test]
+    fn reverts_decode_to_typed_errors() {
+        use alloy_sol_types::SolError;
+        let data = I::StateTooLarge { size: U256::from(20_000), limit: U256::from(16_384) }.abi_encode();
+        let r = Revert::decode(&data);
+        assert!(matches!(&r, Revert::Judge(I::IAvocadoJudgeErrors::StateTooLarge(e)) if e.size == U256::from(20_000)));
+        assert_eq!(describe_revert(&data), r.to_string());
+        assert!(r.to_string().starts_with("StateTooLarge"), "{r}");
+        let data = avocado_codec::payment::IAvocadoEscrow::NothingToWithdraw {}.abi_encode();
+        assert_eq!(Revert::decode(&data).to_string(), "NothingToWithdraw(NothingToWithdraw)");
+        assert_eq!(Revert::decode(&[]).to_string(), "reverted without a reason");
+        assert_eq!(Revert::decode(&[1, 2]), Revert::Data(Bytes::from_static(&[1, 2])));
+        let e = ChainError::Reverted(Revert::decode(&data));
+        assert_eq!(crate::error::NodeError::from(e).status(), 502);
+    }
 
     fn log(block: Option<u64>, index: Option<u64>, data: LogData) -> alloy_rpc_types_eth::Log {
         alloy_rpc_types_eth::Log {

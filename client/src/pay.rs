@@ -22,7 +22,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, Bytes, B256, U256};
 use alloy_sol_types::SolCall;
 use avocado_codec::payment::IAvocadoEscrow as E;
-use avocado_codec::payment::{check_transition, decode_accounts, empty_accounts, encode_accounts, Account};
+use avocado_codec::payment::{decode_accounts, empty_accounts, encode_accounts, Account};
 use avocado_codec::{phase, State};
 use axum::{
     extract::{Path, State as AxState},
@@ -110,21 +110,10 @@ impl Node {
         if !self.is_payment(terms) {
             return Ok(());
         }
-        let n = terms.participants.len();
-        let malformed = || NodeError::Invalid(format!("a payment state holds {n} (balance, counted) accounts"));
-        let new_a = decode_accounts(&new.data, n).ok_or_else(malformed)?;
-        let old_a = match old {
-            Some(s) => decode_accounts(&s.data, n).ok_or_else(malformed)?,
-            None => vec![Account::default(); n],
-        };
-        let raised = check_transition(&old_a, &new_a, proposer).map_err(|e| NodeError::Invalid(e.to_string()))?;
+        let raised = crate::protocol::payment::raised_counts(terms.participants.len(), old, new, proposer)?;
         for (i, counted) in raised {
             let deposited = self.confirmed_deposit(new.channelId, terms.participants[i]).await?;
-            if counted > deposited {
-                let e =
-                    avocado_codec::payment::PaymentError::CountExceedsDeposit { participant: i, counted, deposited };
-                return Err(NodeError::Invalid(e.to_string()));
-            }
+            crate::protocol::payment::check_deposit(i, counted, deposited)?;
         }
         Ok(())
     }

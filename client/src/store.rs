@@ -166,8 +166,31 @@ pub struct Cursor {
     pub hash: Option<B256>,
 }
 
+/// One durable write of a protocol step ([`Store::commit`] makes a list of them one commit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Write {
+    /// Writes a channel's record.
+    Channel(ChannelRecord),
+    /// Keeps a fully signed state (checked by the caller).
+    State(SignedState),
+    /// Records that this node signs `digest` as `version` of `channel`: refused as
+    /// [`Store::record_signature`] refuses.
+    Signature {
+        /// The channel.
+        channel: B256,
+        /// The version.
+        version: u64,
+        /// The digest signed.
+        digest: B256,
+        /// Whether the state is final.
+        is_final: bool,
+    },
+}
+
 /// What a participant's node remembers.
 pub trait Store: Send + Sync {
+    /// Applies `writes` in one durable commit: all of them, or (on any refusal or failure) none.
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
     /// Records that this node signs `digest` as `version` of `channel` (a final state when
     /// `is_final`). Recording the same digest again succeeds (a retried delivery); a different
     /// digest is refused, and so is any signature for a channel after a final state of another
@@ -294,6 +317,23 @@ fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErr
 }
 
 impl Store for RedbStore {
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        for w in writes {
+            match w {
+                Write::Channel(record) => {
+                    let json = serde_json::to_vec(record).map_err(db_err)?;
+                    txn.open_table(CHANNELS).map_err(db_err)?.insert(record.id.0, json.as_slice()).map_err(db_err)?;
+                }
+                Write::State(signed) => insert_state(&txn, signed)?,
+                Write::Signature { channel, version, digest, is_final } => {
+                    insert_digest(&txn, *channel, *version, *digest, *is_final)?
+                }
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+
     fn record_signature(&self, channel: B256, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(db_err)?;
         insert_digest(&txn, channel, version, digest, is_final)?;
@@ -438,6 +478,167 @@ impl Store for RedbStore {
     }
 }
 
+/// A [`Store`] in memory, with the same rules as [`RedbStore`] (one digest per version, nothing
+/// after a final state, all-or-nothing commits): what the simulator's nodes keep, and what
+/// survives their simulated crashes — everything committed, nothing else.
+#[derive(Default)]
+pub struct MemStore {
+    inner: std::sync::Mutex<MemInner>,
+}
+
+#[derive(Clone, Default)]
+struct MemInner {
+    signed: std::collections::BTreeMap<(B256, u64), B256>,
+    states: std::collections::BTreeMap<(B256, u64), SignedState>,
+    channels: std::collections::BTreeMap<B256, ChannelRecord>,
+    outbox: std::collections::BTreeMap<u64, Outgoing>,
+    finals: std::collections::BTreeMap<B256, u64>,
+    cursor: Option<Cursor>,
+}
+
+impl MemInner {
+    fn digest(&mut self, channel: B256, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError> {
+        match self.finals.get(&channel) {
+            Some(v) if *v != version => return Err(StoreError::FinalSigned { channel, version: *v }),
+            None if is_final => {
+                self.finals.insert(channel, version);
+            }
+            _ => {}
+        }
+        match self.signed.get(&(channel, version)) {
+            Some(d) if *d == digest => Ok(()),
+            Some(_) => Err(StoreError::AlreadySigned { channel, version }),
+            None => {
+                self.signed.insert((channel, version), digest);
+                Ok(())
+            }
+        }
+    }
+
+    fn state(&mut self, signed: &SignedState) {
+        self.states.entry((signed.state.channelId, signed.state.version)).or_insert_with(|| signed.clone());
+    }
+
+    fn apply(&mut self, w: &Write) -> Result<(), StoreError> {
+        match w {
+            Write::Channel(r) => {
+                self.channels.insert(r.id, r.clone());
+            }
+            Write::State(s) => self.state(s),
+            Write::Signature { channel, version, digest, is_final } => {
+                self.digest(*channel, *version, *digest, *is_final)?
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MemStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut MemInner) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        // All or nothing: work on a copy, keep it only when every write succeeded.
+        let mut copy = inner.clone();
+        let out = f(&mut copy)?;
+        *inner = copy;
+        Ok(out)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&MemInner) -> T) -> Result<T, StoreError> {
+        Ok(f(&self.inner.lock().unwrap_or_else(|p| p.into_inner())))
+    }
+}
+
+impl Store for MemStore {
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        self.with(|m| writes.iter().try_for_each(|w| m.apply(w)))
+    }
+    fn record_signature(&self, channel: B256, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError> {
+        self.with(|m| m.digest(channel, version, digest, is_final))
+    }
+    fn final_signed(&self, channel: B256) -> Result<Option<u64>, StoreError> {
+        self.read(|m| m.finals.get(&channel).copied())
+    }
+    fn signed_digest(&self, channel: B256, version: u64) -> Result<Option<B256>, StoreError> {
+        self.read(|m| m.signed.get(&(channel, version)).copied())
+    }
+    fn highest_signed(&self, channel: B256) -> Result<Option<u64>, StoreError> {
+        self.read(|m| m.signed.range((channel, 0)..=(channel, u64::MAX)).next_back().map(|((_, v), _)| *v))
+    }
+    fn save_latest(&self, signed: &SignedState) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.state(signed);
+            Ok(())
+        })
+    }
+    fn save_own(&self, signed: &SignedState, digest: B256) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.digest(signed.state.channelId, signed.state.version, digest, signed.state.isFinal)?;
+            m.state(signed);
+            Ok(())
+        })
+    }
+    fn save_and_sign(&self, base: &SignedState, version: u64, digest: B256, is_final: bool) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.state(base);
+            m.digest(base.state.channelId, version, digest, is_final)
+        })
+    }
+    fn latest(&self, channel: B256) -> Result<Option<SignedState>, StoreError> {
+        self.read(|m| m.states.range((channel, 0)..=(channel, u64::MAX)).next_back().map(|(_, s)| s.clone()))
+    }
+    fn signed_state(&self, channel: B256, version: u64) -> Result<Option<SignedState>, StoreError> {
+        self.read(|m| m.states.get(&(channel, version)).cloned())
+    }
+    fn put_channel(&self, record: &ChannelRecord) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.channels.insert(record.id, record.clone());
+            Ok(())
+        })
+    }
+    fn channel(&self, id: B256) -> Result<Option<ChannelRecord>, StoreError> {
+        self.read(|m| m.channels.get(&id).cloned())
+    }
+    fn channels(&self) -> Result<Vec<ChannelRecord>, StoreError> {
+        self.read(|m| m.channels.values().cloned().collect())
+    }
+    fn delete_channel(&self, id: B256) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.channels.remove(&id);
+            Ok(())
+        })
+    }
+    fn enqueue(&self, message: &Outgoing) -> Result<u64, StoreError> {
+        self.with(|m| {
+            let seq = m.outbox.keys().next_back().map_or(0, |k| k + 1);
+            m.outbox.insert(seq, message.clone());
+            Ok(seq)
+        })
+    }
+    fn outbox(&self) -> Result<Vec<(u64, Outgoing)>, StoreError> {
+        self.read(|m| m.outbox.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+    fn delivered(&self, seq: u64) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.outbox.remove(&seq);
+            Ok(())
+        })
+    }
+    fn cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        self.read(|m| m.cursor)
+    }
+    fn set_cursor(&self, cursor: Cursor) -> Result<(), StoreError> {
+        self.with(|m| {
+            m.cursor = Some(cursor);
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +764,47 @@ mod tests {
         s.delete_channel(ch).unwrap(); // nothing to delete is fine
         assert!(s.channel(ch).unwrap().is_none());
         assert_eq!(s.signed_digest(ch, 0).unwrap(), Some(B256::repeat_byte(4)));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    /// Both stores keep the same rules: one digest per version, nothing after a final state,
+    /// and a commit is all or nothing.
+    #[test]
+    fn both_stores_keep_the_same_rules() {
+        let d = dir();
+        let redb = RedbStore::open(&d.join("node.redb")).unwrap();
+        let mem = MemStore::new();
+        let stores: [&dyn Store; 2] = [&redb, &mem];
+        for s in stores {
+            let ch = B256::repeat_byte(1);
+            let sig = |version, byte, is_final| Write::Signature {
+                channel: ch,
+                version,
+                digest: B256::repeat_byte(byte),
+                is_final,
+            };
+            s.commit(&[sig(1, 1, false), Write::State(signed(1, b"one"))]).unwrap();
+            s.commit(&[sig(1, 1, false)]).unwrap(); // a retry
+                                                    // A different digest for v1 refuses the whole commit: v2's state is not kept.
+            let refused = s.commit(&[Write::State(signed(2, b"two")), sig(1, 2, false)]);
+            assert!(matches!(refused, Err(StoreError::AlreadySigned { version: 1, .. })));
+            assert_eq!(s.latest(ch).unwrap().unwrap().state.version, 1);
+            s.commit(&[sig(3, 3, true)]).unwrap();
+            assert_eq!(s.final_signed(ch).unwrap(), Some(3));
+            assert!(matches!(s.commit(&[sig(4, 4, false)]), Err(StoreError::FinalSigned { version: 3, .. })));
+            assert_eq!(s.highest_signed(ch).unwrap(), Some(3));
+            assert_eq!(s.signed_digest(ch, 1).unwrap(), Some(B256::repeat_byte(1)));
+            let seq = s
+                .enqueue(&Outgoing {
+                    url: "u".into(),
+                    envelope: Envelope { body: "{}".into(), signature: "0x".into() },
+                    enqueued_at: 1,
+                })
+                .unwrap();
+            assert_eq!(s.outbox().unwrap().len(), 1);
+            s.delivered(seq).unwrap();
+            assert!(s.outbox().unwrap().is_empty());
+        }
         let _ = std::fs::remove_dir_all(d);
     }
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use alloy_primitives::Address;
 
-use super::{index_of, Node, NodeError};
+use super::{Node, NodeError};
+use crate::protocol::rules::index_of;
 use crate::store::{unix_now, ChannelRecord, ChannelStatus};
 
 /// The node's bounds on what others make it keep.

@@ -57,19 +57,6 @@ impl Outbox {
     }
 }
 
-/// Whether an error answers a message for good (a refusal does not improve by retrying).
-fn final_answer(e: &NodeError) -> bool {
-    matches!(
-        e,
-        NodeError::Conflict(_)
-            | NodeError::Invalid(_)
-            | NodeError::Forbidden(_)
-            | NodeError::NotFound(_)
-            | NodeError::BadRequest(_)
-            | NodeError::Unauthorized(_)
-    )
-}
-
 impl Node {
     /// Seals `message` and queues it for `url`: on disk before anything is sent.
     pub(super) fn queue(&self, url: &str, message: &Message) -> Result<(), NodeError> {
@@ -150,7 +137,7 @@ impl Node {
                 let attempt = tokio::time::timeout(SEND_TIMEOUT, self.peers.send_once(&url, &out.envelope)).await;
                 match attempt {
                     Ok(Ok(_)) => self.done(seq, &url),
-                    Ok(Err(e)) if final_answer(&e) => {
+                    Ok(Err(e)) if e.is_refusal() => {
                         tracing::debug!(%url, seq, "message refused for good: {e}");
                         self.done(seq, &url);
                     }

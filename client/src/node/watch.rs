@@ -489,14 +489,16 @@ impl Node {
         stagger: Duration,
     ) -> Result<(), NodeError> {
         let c = record.chain;
-        let disputed = c.phase == phase::CHALLENGE && head.timestamp < c.finalizes_at;
-        if !disputed || record.status == ChannelStatus::Closed {
+        if record.status == ChannelStatus::Closed {
             return Ok(());
         }
-        let Some(latest) = self.store.latest(record.id)? else { return Ok(()) };
-        if latest.state.version <= c.version {
+        let latest = self.store.latest(record.id)?;
+        let held = latest.as_ref().map(|l| l.state.version);
+        let in_dispute = c.phase == phase::CHALLENGE;
+        if !crate::protocol::rules::must_answer(in_dispute, c.version, c.finalizes_at, head.timestamp, held) {
             return Ok(());
         }
+        let Some(latest) = latest else { return Ok(()) };
         let first_seen =
             *self.disputes_seen.lock().expect("not poisoned").entry(record.id).or_insert_with(Instant::now);
         let time_left = c.finalizes_at.saturating_sub(head.timestamp);
