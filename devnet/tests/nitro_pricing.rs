@@ -3,7 +3,7 @@
 //! per-parameter surcharge, the per-transaction memory model and the return-data floor. Each
 //! expected number is worked out by hand below from the rule in Nitro's source, cited by file.
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::Address;
 use avocado_devnet::stylus::{self, instrument, pages, program, MemoryEvm, Program, Status};
 use wasmparser::Operator;
 
@@ -232,5 +232,4 @@ fn return_data_costs_at_least_what_the_evm_charges() {
     assert_eq!((r.outcome.status, r.outcome.output.len(), r.outcome.gas_used), (Status::Success, 65_536, 14_336));
     let r = run(&mut evm, me, &[], 14_000);
     assert_eq!((r.outcome.status, r.outcome.gas_used), (Status::OutOfInk, 14_000));
-    let _ = (B256::ZERO, U256::ZERO);
 }

@@ -206,7 +206,7 @@ mod handler {
             let tx = ctx.tx();
             let mut gas = validation::validate_initial_tx_gas_with_gas_params(
                 tx,
-                (*ctx.cfg().spec()).into(),
+                *ctx.cfg().spec(),
                 ctx.cfg().gas_params(),
                 ctx.cfg().is_eip7623_disabled(),
                 ctx.cfg().is_amsterdam_eip8037_enabled(),
