@@ -36,11 +36,16 @@ pub struct DevnetArgs {
     /// Also mine an empty block every this many seconds (transactions are always mined at once).
     #[arg(long, value_name = "SECONDS")]
     pub block_time: Option<u64>,
+    /// L1 price per unit of poster data, in wei (16 units per brotli-compressed byte of a
+    /// transaction); Nitro's chains start at 50 gwei.
+    #[arg(long, value_name = "WEI", default_value_t = crate::chain::l1_pricing::DEFAULT_L1_BASE_FEE)]
+    pub l1_base_fee: u128,
 }
 
 /// Runs the devnet until Ctrl-C or SIGTERM. Errors are one line for the user.
 pub async fn serve(args: DevnetArgs) -> Result<(), String> {
-    let mut config = ChainConfig { chain_id: args.chain_id, ..Default::default() };
+    let mut config =
+        ChainConfig { chain_id: args.chain_id, l1_base_fee: U256::from(args.l1_base_fee), ..Default::default() };
     let ether = U256::from(10u64).pow(U256::from(18u64));
     let mut keys = Vec::new();
     for i in 0..args.accounts {

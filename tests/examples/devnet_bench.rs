@@ -74,7 +74,8 @@ async fn throughput(p: &DynProvider, signer: &PrivateKeySigner, chain_id: u64, r
             .with_from(signer.address())
             .with_nonce(nonce)
             .with_chain_id(chain_id)
-            .with_gas_limit(3_000_000)
+            // Room for the devnet's L1 gas (8,000 a compressed byte at Nitro's initial L1 price).
+            .with_gas_limit(30_000_000)
             .with_max_fee_per_gas(2_000_000_000)
             .with_max_priority_fee_per_gas(0);
         nonce += 1;

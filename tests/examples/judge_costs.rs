@@ -49,10 +49,9 @@ const OPERATIONS: [&str; 4] = ["open", "checkpoint", "challenge", "conclude"];
 /// The L2 part of a transaction's gas: the receipt's gas minus the L1 component (the poster
 /// cost Nitro charges in gas for the compressed transaction's L1 bytes).
 fn l2_gas(r: &Executed) -> u64 {
-    // L1 COMPONENT: the devnet's receipts do not carry Nitro's `gasUsedForL1` yet, so the total is
-    // the L2 gas today. When `Executed` gains it, subtract it here:
-    //     r.gas_used() - r.gas_used_for_l1
-    r.gas_used()
+    // The receipt's gas includes the L1 poster cost (Nitro's `gasUsedForL1`); the table compares
+    // execution, which is L2 alone. The L1 part is the brotli column's business.
+    r.l2_gas_used()
 }
 
 /// The calldata of the four operations on a fresh `n`-party channel with `size`-byte states.

@@ -128,7 +128,16 @@ async fn a_channel_from_the_command_line() {
     let _ = watch.kill();
     std::io::Read::read_to_string(&mut watch.stdout.take().unwrap(), &mut watched).unwrap();
     assert!(watched.contains(r#""type":"channelFinal""#), "{watched}");
-    let shown = avocado(&["channel", "show", "--data-dir", &dir(1), &id]);
+    // Bob learns of the final state from his own watchtower, which may pass a moment after
+    // Alice's watch saw the event: wait for it (bounded) rather than read once.
+    let mut shown = avocado(&["channel", "show", "--data-dir", &dir(1), &id]);
+    for _ in 0..100 {
+        if shown["chain"]["phase"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shown = avocado(&["channel", "show", "--data-dir", &dir(1), &id]);
+    }
     assert_eq!(shown["chain"]["phase"], 3, "{shown}");
     assert_eq!(shown["latest"]["state"]["isFinal"], true);
 

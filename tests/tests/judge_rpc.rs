@@ -89,8 +89,11 @@ impl JudgeHarness for RpcJudge {
                 return Outcome { result: Err(data.to_vec()), logs: vec![], slots_written: None, gas_used: None };
             }
             let output = provider.call(req.clone()).await.unwrap();
+            // 30M of L2 gas plus room for the L1 gas of the largest calldata (the devnet charges
+            // Nitro's 8,000 gas per compressed byte at its initial L1 price).
+            let gas = 30_000_000 + 500_000_000;
             let receipt =
-                provider.send_transaction(req.with_gas_limit(30_000_000)).await.unwrap().get_receipt().await.unwrap();
+                provider.send_transaction(req.with_gas_limit(gas)).await.unwrap().get_receipt().await.unwrap();
             assert!(receipt.status(), "the transaction reverted after its call succeeded");
             let logs = receipt.inner.logs().iter().map(|l| l.inner.data.clone()).collect::<Vec<LogData>>();
             Outcome { result: Ok(output.to_vec()), logs, slots_written: None, gas_used: Some(receipt.gas_used) }

@@ -62,6 +62,8 @@ pub struct DevEvm {
     programs: ProgramCache,
     /// Addresses of the Stylus programs running now, outermost first (for `msg_reentrant`).
     running: Vec<Address>,
+    /// The transaction's Stylus page counters (one `DevEvm` runs one transaction).
+    pages: stylus::pages::Pages,
 }
 
 impl DevEvm {
@@ -69,7 +71,7 @@ impl DevEvm {
     pub fn new(ctx: Ctx, programs: ProgramCache) -> Self {
         let spec = *ctx.cfg().spec();
         let inner = Evm::new(ctx, EthInstructions::new_mainnet_with_spec(spec), ArbPrecompiles::new(spec));
-        Self { inner, programs, running: Vec::new() }
+        Self { inner, programs, running: Vec::new(), pages: Default::default() }
     }
 
     /// The context (journal, database, block, tx, cfg).
@@ -380,6 +382,10 @@ impl EvmApi for RevmApi<'_> {
                 CallResult::default()
             }
         }
+    }
+
+    fn pages(&mut self) -> &mut stylus::pages::Pages {
+        &mut self.evm.pages
     }
 
     fn create(&mut self, init_code: &[u8], endowment: U256, salt: Option<B256>, gas: u64) -> CreateResult {

@@ -6,6 +6,8 @@
 
 pub mod arbos;
 pub mod evm;
+pub mod l1_pricing;
+pub mod node_interface;
 
 use std::convert::Infallible;
 
@@ -14,8 +16,7 @@ use revm::{
     context::{BlockEnv, CfgEnv, Context, ContextTr, JournalTr, TxEnv},
     context_interface::result::{EVMError, ExecutionResult, ResultAndState},
     database::{CacheDB, EmptyDB},
-    handler::{EthFrame, Handler, MainnetHandler},
-    interpreter::interpreter::EthInterpreter,
+    handler::Handler,
     primitives::{hardfork::SpecId, TxKind},
     state::{AccountInfo, Bytecode},
     DatabaseCommit, DatabaseRef,
@@ -39,6 +40,8 @@ pub struct ChainConfig {
     pub funded: Vec<(Address, U256)>,
     /// Timestamp of the genesis block.
     pub genesis_timestamp: u64,
+    /// L1 price per unit of poster data, wei ([`l1_pricing`]).
+    pub l1_base_fee: U256,
 }
 
 impl Default for ChainConfig {
@@ -47,6 +50,7 @@ impl Default for ChainConfig {
             chain_id: 412_346,
             funded: vec![(DEV_ACCOUNT, U256::from(10u64).pow(U256::from(30u64)))],
             genesis_timestamp: 1_700_000_000,
+            l1_base_fee: U256::from(l1_pricing::DEFAULT_L1_BASE_FEE),
         }
     }
 }
@@ -60,6 +64,8 @@ pub struct Executed {
     pub contract_address: Option<Address>,
     /// Storage slots whose value the transaction changed: (account, slot, new value).
     pub storage_changes: Vec<(Address, U256, U256)>,
+    /// The part of the gas used that paid for L1 data (Nitro's `gasUsedForL1`).
+    pub gas_used_for_l1: u64,
 }
 
 impl Executed {
@@ -78,9 +84,14 @@ impl Executed {
         self.result.logs()
     }
 
-    /// Gas used by the transaction.
+    /// Gas used by the transaction, its L1 part included (as in Nitro's receipts).
     pub fn gas_used(&self) -> u64 {
         self.result.tx_gas_used()
+    }
+
+    /// Gas used on L2 alone: [`gas_used`](Self::gas_used) without the L1 part.
+    pub fn l2_gas_used(&self) -> u64 {
+        self.gas_used().saturating_sub(self.gas_used_for_l1)
     }
 }
 
@@ -108,6 +119,13 @@ pub struct Chain {
     pub time_offset: u64,
     /// When set, every new block gets this timestamp (tests and `evm_setNextBlockTimestamp`).
     pub pinned_timestamp: Option<u64>,
+    /// L1 price per unit of poster data, wei (`L1PricingState.PricePerUnit`).
+    #[serde(default = "default_l1_base_fee")]
+    pub l1_base_fee: U256,
+}
+
+fn default_l1_base_fee() -> U256 {
+    U256::from(l1_pricing::DEFAULT_L1_BASE_FEE)
 }
 
 impl Chain {
@@ -134,6 +152,7 @@ impl Chain {
             timestamp: config.genesis_timestamp,
             time_offset: 0,
             pinned_timestamp: None,
+            l1_base_fee: config.l1_base_fee,
         }
     }
 
@@ -148,7 +167,9 @@ impl Chain {
             timestamp: U256::from(timestamp),
             gas_limit: BLOCK_GAS_LIMIT,
             basefee: BASE_FEE,
-            beneficiary: Address::ZERO,
+            // Nitro's sequenced blocks name the batch poster as coinbase; it is the poster of
+            // their transactions (`GasChargingHook`).
+            beneficiary: l1_pricing::BATCH_POSTER,
             prevrandao: Some(B256::ZERO),
             ..Default::default()
         }
@@ -166,7 +187,13 @@ impl Chain {
         cfg
     }
 
-    fn execute(&mut self, tx: TxEnv, block: BlockEnv, for_call: bool) -> Result<(ResultAndState, Db), TxError> {
+    fn execute(
+        &mut self,
+        tx: TxEnv,
+        block: BlockEnv,
+        for_call: bool,
+        poster_gas: u64,
+    ) -> Result<(ResultAndState, Db), TxError> {
         let db = std::mem::replace(&mut self.db, CacheDB::new(EmptyDB::default()));
         let snapshot = if for_call { Some(db.clone()) } else { None };
         let ctx: evm::Ctx = Context::<BlockEnv, TxEnv, CfgEnv, Db>::new(db, SpecId::PRAGUE)
@@ -174,7 +201,7 @@ impl Chain {
             .with_tx(tx)
             .with_cfg(self.cfg(for_call));
         let mut evm = DevEvm::new(ctx, self.programs.clone());
-        let result = MainnetHandler::<DevEvm, EVMError<Infallible>, EthFrame<EthInterpreter>>::default().run(&mut evm);
+        let result: Result<_, EVMError<Infallible>> = l1_pricing::ArbHandler { poster_gas }.run(&mut evm);
         let state = evm.ctx().journal_mut().finalize();
         let db = evm.into_ctx().journaled_state.database;
         match result {
@@ -186,14 +213,41 @@ impl Chain {
         }
     }
 
-    /// Executes `tx` in a new block and commits it.
+    /// The L2 gas buying the L1 cost of `units` at the base fee (`GetPosterGas`).
+    pub fn poster_gas(&self, units: u64) -> u64 {
+        l1_pricing::poster_gas(l1_pricing::poster_cost(units, self.l1_base_fee), U256::from(BASE_FEE))
+    }
+
+    /// The L1 gas of a call or estimate of `msg` made without a signed transaction, as Nitro
+    /// prices it: its stand-in's padded units, at the base fee (`eth_call`) or as a gas estimate.
+    pub fn stand_in_poster_gas(&self, msg: &l1_pricing::Message, estimating: bool) -> u64 {
+        let units = l1_pricing::padded_units(l1_pricing::units(&msg.stand_in(estimating)));
+        let cost = l1_pricing::poster_cost(units, self.l1_base_fee);
+        let base_fee = U256::from(BASE_FEE);
+        if estimating {
+            l1_pricing::estimation_poster_gas(cost, base_fee, base_fee)
+        } else {
+            l1_pricing::poster_gas(cost, base_fee)
+        }
+    }
+
+    /// Executes `tx` in a new block and commits it; its L1 cost is that of the same fields
+    /// signed as an EIP-1559 transaction (nobody signed it).
     pub fn transact(&mut self, tx: TxEnv) -> Result<Executed, TxError> {
+        let bytes = message(&tx).signed_like(self.chain_id);
+        self.transact_raw(tx, &bytes)
+    }
+
+    /// Executes `tx`, whose signed bytes are `raw`, in a new block and commits it; the L1 cost
+    /// is that of `raw`.
+    pub fn transact_raw(&mut self, tx: TxEnv, raw: &[u8]) -> Result<Executed, TxError> {
+        let poster_gas = self.poster_gas(l1_pricing::units(raw));
         let number = self.block_number + 1;
         let timestamp = self.next_timestamp();
         let nonce = tx.nonce;
         let caller = tx.caller;
         let is_create = tx.kind == TxKind::Create;
-        let (out, mut db) = self.execute(tx, self.block_env(number, timestamp), false)?;
+        let (out, mut db) = self.execute(tx, self.block_env(number, timestamp), false, poster_gas)?;
         self.block_number = number;
         self.timestamp = timestamp;
         self.time_offset = 0;
@@ -208,11 +262,12 @@ impl Chain {
         storage_changes.sort();
         db.commit(out.state);
         self.db = db;
-        Ok(Executed { result: out.result, contract_address, storage_changes })
+        Ok(Executed { result: out.result, contract_address, storage_changes, gas_used_for_l1: poster_gas })
     }
 
-    /// Sends a transaction from `from` (next nonce, base-fee gas price, 30M gas) and mines it:
-    /// the short way for tests and embedded use, where nobody signs.
+    /// Sends a transaction from `from` (next nonce, base-fee gas price, 30M gas plus its L1 gas)
+    /// and mines it: the short way for tests and embedded use, where nobody signs. Its L1 cost
+    /// is that of the same fields signed as an EIP-1559 transaction.
     pub fn send(
         &mut self,
         from: Address,
@@ -230,7 +285,10 @@ impl Chain {
             .gas_price(BASE_FEE as u128)
             .chain_id(Some(self.chain_id))
             .build_fill();
-        self.transact(tx)
+        let mut tx = tx;
+        let bytes = message(&tx).signed_like(self.chain_id);
+        tx.gas_limit = tx.gas_limit.saturating_add(self.poster_gas(l1_pricing::units(&bytes)));
+        self.transact_raw(tx, &bytes)
     }
 
     /// Calls `to` with `data` from `from` against the latest state, committing nothing.
@@ -245,12 +303,24 @@ impl Chain {
         self.call(tx)
     }
 
-    /// Executes `tx` against the latest state without committing (`eth_call`).
+    /// Executes `tx` against the latest state without committing (`eth_call`), its L1 cost
+    /// priced as Nitro prices a call's ([`stand_in_poster_gas`](Self::stand_in_poster_gas)).
     pub fn call(&mut self, tx: TxEnv) -> Result<Executed, TxError> {
+        let poster_gas = self.stand_in_poster_gas(&message(&tx), false);
+        self.call_with_poster_gas(tx, poster_gas)
+    }
+
+    /// Executes `tx` against the latest state without committing, charging `poster_gas` for L1.
+    pub fn call_with_poster_gas(&mut self, tx: TxEnv, poster_gas: u64) -> Result<Executed, TxError> {
         let block = self.block_env(self.block_number + 1, self.next_timestamp());
-        let (out, db) = self.execute(tx, block, true)?;
+        let (out, db) = self.execute(tx, block, true, poster_gas)?;
         self.db = db;
-        Ok(Executed { result: out.result, contract_address: None, storage_changes: Vec::new() })
+        Ok(Executed {
+            result: out.result,
+            contract_address: None,
+            storage_changes: Vec::new(),
+            gas_used_for_l1: poster_gas,
+        })
     }
 
     /// Balance of an account.
@@ -304,6 +374,20 @@ impl Chain {
         let mut info = self.db.basic_ref(addr).ok().flatten().unwrap_or_default();
         info.balance = balance;
         self.db.insert_account_info(addr, info);
+    }
+}
+
+/// The L1-relevant fields of a revm transaction.
+pub fn message(tx: &TxEnv) -> l1_pricing::Message {
+    l1_pricing::Message {
+        nonce: tx.nonce,
+        max_priority_fee_per_gas: tx.gas_priority_fee.unwrap_or_default(),
+        max_fee_per_gas: tx.gas_price,
+        gas: tx.gas_limit,
+        to: tx.kind.to().copied(),
+        value: tx.value,
+        data: tx.data.clone(),
+        access_list: tx.access_list.clone(),
     }
 }
 

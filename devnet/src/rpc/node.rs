@@ -14,9 +14,18 @@ use alloy_rpc_types_eth::{
     state::StateOverride, Block, BlockId, BlockNumberOrTag, BlockTransactions, Filter, Header as RpcHeader, Log,
     Transaction, TransactionReceipt, TransactionRequest,
 };
+use alloy_serde::WithOtherFields;
 use revm::{context::TxEnv, context_interface::result::ExecutionResult, primitives::TxKind};
 
-use crate::chain::{Chain, ChainConfig, Executed, BASE_FEE};
+use crate::chain::{
+    l1_pricing,
+    node_interface::{self, Estimate, NodeInterfaceError, NODE_INTERFACE},
+    Chain, ChainConfig, Executed, BASE_FEE,
+};
+
+/// The L2 gas cap of `eth_call` and `eth_estimateGas` (L1 gas comes on top, as in Nitro's
+/// `ToMessage`, which raises the RPC gas cap by the call's posting gas).
+pub const RPC_GAS_CAP: u64 = 30_000_000;
 
 /// A JSON-RPC error: code, message, optional data.
 #[derive(Debug, Clone)]
@@ -55,6 +64,9 @@ struct TxRecord {
     from: Address,
     block: u64,
     receipt: TransactionReceipt,
+    /// Nitro's `gasUsedForL1`.
+    #[serde(default)]
+    gas_used_for_l1: u64,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -198,14 +210,15 @@ impl Node {
             )));
         }
         let tx = tx_env(&envelope, from);
-        let executed = self.chain.transact(tx).map_err(|e| RpcError::server(e.to_string()))?;
+        let executed = self.chain.transact_raw(tx, raw).map_err(|e| RpcError::server(e.to_string()))?;
         self.pinned_once();
         let gas_used = executed.gas_used();
         let receipt_logs: Vec<PrimLog> = executed.logs().to_vec();
         let bloom = alloy_primitives::logs_bloom(receipt_logs.iter());
         let (number, block_hash) = self.seal(vec![hash], gas_used, bloom);
         let receipt = self.receipt(&envelope, from, hash, number, block_hash, &executed);
-        self.txs.insert(hash, TxRecord { envelope, from, block: number, receipt });
+        let gas_used_for_l1 = executed.gas_used_for_l1;
+        self.txs.insert(hash, TxRecord { envelope, from, block: number, receipt, gas_used_for_l1 });
         Ok(hash)
     }
 
@@ -263,9 +276,15 @@ impl Node {
         }
     }
 
-    /// A receipt by transaction hash.
-    pub fn receipt_by_hash(&self, hash: B256) -> Option<TransactionReceipt> {
-        self.txs.get(&hash).map(|t| t.receipt.clone())
+    /// A receipt by transaction hash, with Nitro's `gasUsedForL1` (the part of `gasUsed` that
+    /// paid for L1 data) and `l1BlockNumber` (the devnet has no L1: 0).
+    pub fn receipt_by_hash(&self, hash: B256) -> Option<WithOtherFields<TransactionReceipt>> {
+        self.txs.get(&hash).map(|t| {
+            let mut r = WithOtherFields::new(t.receipt.clone());
+            r.other.insert("gasUsedForL1".into(), format!("{:#x}", t.gas_used_for_l1).into());
+            r.other.insert("l1BlockNumber".into(), "0x0".into());
+            r
+        })
     }
 
     /// A transaction by hash, as the RPC returns it.
@@ -343,53 +362,34 @@ impl Node {
                 ))
             })?)
         };
-        let executed = match (past, overrides) {
+        match (past, overrides) {
             (Some(mut chain), o) => {
                 if let Some(o) = o {
                     apply_overrides(&mut chain, o);
                 }
-                chain.call(request_env(req, &chain))
+                call_on(&mut chain, req)
             }
             (None, Some(o)) => {
                 let mut chain = self.chain.clone();
                 apply_overrides(&mut chain, o);
-                chain.call(request_env(req, &chain))
+                call_on(&mut chain, req)
             }
-            (None, None) => self.chain.call(request_env(req, &self.chain)),
-        }
-        .map_err(|e| RpcError::server(e.to_string()))?;
-        match executed.result {
-            ExecutionResult::Success { output, .. } => Ok(output.into_data()),
-            ExecutionResult::Revert { output, .. } => Err(RpcError::reverted(output)),
-            ExecutionResult::Halt { reason, .. } => Err(RpcError::server(format!("execution halted: {reason:?}"))),
+            (None, None) => call_on(&mut self.chain, req),
         }
     }
 
-    /// `eth_estimateGas`: the smallest gas limit that succeeds (binary search), or the revert.
+    /// `eth_estimateGas`: the smallest gas limit that succeeds (binary search), or the revert;
+    /// L1 gas included, as Nitro's estimate includes it.
     pub fn estimate_gas(&mut self, req: &TransactionRequest) -> Result<u64, RpcError> {
         let mut req = req.clone();
-        let cap = 30_000_000u64;
-        req.gas = Some(cap);
-        let first = self.chain.call(request_env(&req, &self.chain)).map_err(|e| RpcError::server(e.to_string()))?;
-        match first.result {
-            ExecutionResult::Success { .. } => {}
-            ExecutionResult::Revert { output, .. } => return Err(RpcError::reverted(output)),
-            ExecutionResult::Halt { reason, .. } => {
-                return Err(RpcError::server(format!("gas required exceeds allowance ({cap}): {reason:?}")))
-            }
+        req.gas = Some(RPC_GAS_CAP);
+        let tx = request_env(&req, &self.chain);
+        req.gas = None;
+        match node_interface::estimate_gas(&mut self.chain, tx, &request_message(&req), RPC_GAS_CAP) {
+            Estimate::Gas(g) => Ok(g),
+            Estimate::Reverted(data) => Err(RpcError::reverted(data)),
+            Estimate::Failed(e) => Err(RpcError::server(e)),
         }
-        let (mut lo, mut hi) = (first.gas_used().saturating_sub(1), cap);
-        while lo + 1 < hi {
-            let mid = lo + (hi - lo) / 2;
-            req.gas = Some(mid);
-            let ok = self.chain.call(request_env(&req, &self.chain)).map(|r| r.is_success()).unwrap_or(false);
-            if ok {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Ok(hi)
     }
 
     /// `eth_getLogs`.
@@ -463,6 +463,55 @@ fn apply_overrides(chain: &mut Chain, overrides: &StateOverride) {
                 chain.set_storage(*addr, (*k).into(), (*v).into());
             }
         }
+    }
+}
+
+/// `eth_call` on `chain`: NodeInterface answered at `0xc8`; anything else run with its L1 gas
+/// charged as Nitro charges a call's (without a gas limit, the cap plus the L1 gas).
+fn call_on(chain: &mut Chain, req: &TransactionRequest) -> Result<Bytes, RpcError> {
+    let msg = request_message(req);
+    if req.to == Some(TxKind::Call(NODE_INTERFACE)) {
+        let call = node_interface::Call {
+            from: req.from.unwrap_or_default(),
+            nonce: msg.nonce,
+            gas: msg.gas,
+            max_fee_per_gas: msg.max_fee_per_gas,
+            max_priority_fee_per_gas: msg.max_priority_fee_per_gas,
+            value: msg.value,
+            input: msg.data.clone(),
+        };
+        return node_interface::answer(chain, &call, RPC_GAS_CAP).map_err(|e| match e {
+            NodeInterfaceError::Reverted(data) => RpcError::reverted(data),
+            e => RpcError::server(e.to_string()),
+        });
+    }
+    // Nitro prices the stand-in with the gas limit the call runs with: the cap when none is given.
+    let gas = req.gas.unwrap_or(RPC_GAS_CAP);
+    let poster_gas = chain.stand_in_poster_gas(&l1_pricing::Message { gas, ..msg }, false);
+    let mut tx = request_env(req, chain);
+    if req.gas.is_none() {
+        tx.gas_limit = RPC_GAS_CAP.saturating_add(poster_gas);
+    }
+    let executed = chain.call_with_poster_gas(tx, poster_gas).map_err(|e| RpcError::server(e.to_string()))?;
+    match executed.result {
+        ExecutionResult::Success { output, .. } => Ok(output.into_data()),
+        ExecutionResult::Revert { output, .. } => Err(RpcError::reverted(output)),
+        ExecutionResult::Halt { reason, .. } => Err(RpcError::server(format!("execution halted: {reason:?}"))),
+    }
+}
+
+/// The L1-relevant fields of a call request as Nitro's `ToMessage` fills them: zero for what is
+/// missing (the stand-in then uses placeholders).
+fn request_message(req: &TransactionRequest) -> l1_pricing::Message {
+    l1_pricing::Message {
+        nonce: req.nonce.unwrap_or(0),
+        max_priority_fee_per_gas: req.max_priority_fee_per_gas.or(req.gas_price).unwrap_or(0),
+        max_fee_per_gas: req.max_fee_per_gas.or(req.gas_price).unwrap_or(0),
+        gas: req.gas.unwrap_or(0),
+        to: req.to.and_then(|k| k.to().copied()),
+        value: req.value.unwrap_or_default(),
+        data: req.input.input().cloned().unwrap_or_default(),
+        access_list: req.access_list.clone().unwrap_or_default(),
     }
 }
 

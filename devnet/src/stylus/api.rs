@@ -7,6 +7,8 @@
 
 use alloy_primitives::{Address, B256, U256};
 
+use super::pages::Pages;
+
 /// How a program calls another contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallKind {
@@ -75,6 +77,9 @@ pub trait EvmApi {
     fn code(&mut self, account: Address) -> Vec<u8>;
     /// Code hash of an account (zero for an empty account).
     fn code_hash(&mut self, account: Address) -> B256;
+    /// The transaction's Stylus page counters (geth keeps them in its StateDB, per transaction;
+    /// see [`pages`](super::pages)).
+    fn pages(&mut self) -> &mut Pages;
 }
 
 /// Everything about the current call and block that a program can read.

@@ -9,6 +9,7 @@ use super::api::{CallContext, EvmApi};
 use super::hostio::{self, Env};
 use super::instrument::{self, INK_GLOBAL, STATUS_GLOBAL};
 use super::meter::{INK_PER_GAS, OUT_OF_INK};
+use super::pages;
 use super::program::{self, ActivationError, ProgramInfo, ENTRYPOINT};
 
 /// How a program call ended.
@@ -95,7 +96,38 @@ impl Program {
     }
 
     /// Calls the program with `calldata` and `gas`, reaching the chain through `api`.
+    ///
+    /// As Nitro's `CallProgram` (`arbos/programs/programs.go`): the call overhead and the memory
+    /// gas of the program's initial pages (priced by the transaction's memory model, [`pages`])
+    /// are burned before any WASM runs; the pages stay open while the program runs and are
+    /// closed when it returns; and a program returning data uses at least the gas the EVM would
+    /// charge to hold that data in memory ([`evm_memory_cost`], ArbOS ≥ 31), running out of gas
+    /// when it had less than that to begin with.
+    ///
+    /// [`pages`]: super::pages
+    /// [`evm_memory_cost`]: super::pages::evm_memory_cost
     pub fn execute(&self, api: &mut dyn EvmApi, ctx: &CallContext, calldata: &[u8], gas: u64) -> Outcome {
+        let footprint = u16::try_from(self.info.initial_pages).unwrap_or(u16::MAX);
+        let before = *api.pages();
+        let memory = pages::open_cost(footprint, before.open, before.ever);
+        let overhead = self.info.call_overhead_gas.saturating_add(memory);
+        if overhead > gas {
+            return Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas };
+        }
+        api.pages().add(footprint);
+        let mut outcome = self.run(api, ctx, calldata, gas, overhead);
+        api.pages().open = before.open;
+        if !outcome.output.is_empty() {
+            let floor = pages::evm_memory_cost(outcome.output.len() as u64);
+            if gas < floor {
+                return Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas };
+            }
+            outcome.gas_used = outcome.gas_used.max(floor);
+        }
+        outcome
+    }
+
+    fn run(&self, api: &mut dyn EvmApi, ctx: &CallContext, calldata: &[u8], gas: u64, overhead: u64) -> Outcome {
         let env = Env {
             api,
             ctx,
@@ -112,11 +144,6 @@ impl Program {
             fault: None,
         };
         let mut store = Store::new(&self.engine, env);
-        // Nitro burns the call overhead (init, cached-init and memory gas) before any WASM runs.
-        let overhead = self.info.call_overhead_gas + program::memory_gas(self.info.initial_pages as u64);
-        if overhead > gas {
-            return Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas };
-        }
         let budget = (gas - overhead).saturating_mul(INK_PER_GAS).min(i64::MAX as u64);
         let failure = |reason: String| Outcome { status: Status::Failure(reason), output: Vec::new(), gas_used: gas };
         let mut linker = Linker::new(&self.engine);

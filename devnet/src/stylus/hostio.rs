@@ -18,6 +18,7 @@ use wasmparser::ValType::{self, I32, I64};
 
 use super::api::{CallContext, CallKind, EvmApi};
 use super::meter;
+use super::pages;
 
 /// A host function's name and WASM signature.
 pub struct Hostio {
@@ -524,11 +525,17 @@ pub fn link(linker: &mut Linker<Env<'_>>) -> Result<(), Error> {
         write(&mut c, dest, keccak256(data).as_slice())
     })?;
     linker.func_wrap(M, "pay_for_memory_grow", |mut c: C, pages: u32| {
-        // The base is paid only by a zero-page grow; otherwise only the memory gas.
+        // The base is paid only by a zero-page grow; otherwise only the memory gas of the
+        // transaction's memory model (`user-host-trait` `pay_for_memory_grow`, `api.go`
+        // `addPages`), out of gas beyond 65,535 pages (ArbOS ≥ 59) or 128 open.
         if pages == 0 {
             return charge(&mut c, meter::HOSTIO_INK);
         }
-        charge_gas(&mut c, meter::memory_grow_gas(pages as u64))
+        let Ok(pages) = u16::try_from(pages) else {
+            return charge_gas(&mut c, u64::MAX);
+        };
+        let before = c.data_mut().api.pages().add(pages);
+        charge_gas(&mut c, pages::open_cost(pages, before.open, before.ever))
     })?;
     linker.func_wrap(M, "tx_gas_price", |mut c: C, dest: u32| {
         charge(&mut c, meter::PTR_HOSTIO_INK)?;

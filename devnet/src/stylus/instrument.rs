@@ -8,8 +8,10 @@
 //! same table, so a program's gas here is the gas Nitro would charge for its operators. Hostios
 //! charge the same counter (`hostio.rs`).
 //!
-//! Not modelled: the dynamic 100 ink per byte of `memory.copy`/`memory.fill` (their static price
-//! is charged).
+//! `memory.copy` and `memory.fill` also pay per byte when they run, as Nitro's dynamic meter
+//! (`crates/prover/src/programs/dynamic.rs`, 800 / 8 = 100 ink per byte for Stylus versions 1–3 in
+//! `config.rs`) charges them: the byte count on top of the stack is moved to a scratch global,
+//! multiplied by 100 and taken from the counter, trapping out of ink when it cannot be paid.
 
 use std::convert::Infallible;
 
@@ -26,9 +28,13 @@ pub const INK_GLOBAL: &str = "stylus_ink_left";
 pub const STATUS_GLOBAL: &str = "stylus_ink_status";
 /// Ink every segment pays before its operators.
 pub const SEGMENT_HEADER_INK: u64 = 2_450;
+/// Ink per byte of `memory.copy` and `memory.fill`, paid when they run.
+pub const MEMORY_BYTE_INK: u64 = 100;
 
 /// Nitro's `pricing_v1` price of one operator; unsupported operators cannot be paid for.
-pub fn op_ink(op: &Operator) -> u64 {
+/// `params` gives the parameter count of each type index (for `call_indirect`, which pays 650
+/// per parameter of its signature).
+pub fn op_ink(op: &Operator, params: &[u32]) -> u64 {
     use Operator::*;
     match op {
         Unreachable | Return | Nop | I32Const { .. } | I64Const { .. } => 1,
@@ -38,7 +44,9 @@ pub fn op_ink(op: &Operator) -> u64 {
         BrTable { targets } => 2_400 + 325 * targets.len() as u64,
         Select => 1_250,
         Call { .. } => 3_800,
-        CallIndirect { .. } => 13_610, // + 650 per parameter of the signature (not resolved here)
+        CallIndirect { type_index, .. } => {
+            params.get(*type_index as usize).map_or(u64::MAX, |n| 13_610 + 650 * u64::from(*n))
+        }
         LocalGet { .. } | LocalTee { .. } => 75,
         LocalSet { .. } => 210,
         GlobalGet { .. } => 225,
@@ -89,6 +97,8 @@ fn ends_segment(op: &Operator) -> bool {
 }
 
 struct Metering {
+    /// Parameter count of each type, by type index.
+    params: Vec<u32>,
     defined_globals: u32,
     has_globals: bool,
     inserted_globals: bool,
@@ -101,10 +111,41 @@ impl Metering {
     fn status(&self) -> u32 {
         self.defined_globals + 1
     }
+    fn scratch(&self) -> u32 {
+        self.defined_globals + 2
+    }
     fn add_globals(&self, globals: &mut GlobalSection) {
         let ty = |val_type| GlobalType { val_type, mutable: true, shared: false };
         globals.global(ty(ValType::I64), &ConstExpr::i64_const(0));
         globals.global(ty(ValType::I32), &ConstExpr::i32_const(0));
+        globals.global(ty(ValType::I32), &ConstExpr::i32_const(0));
+    }
+    /// Nitro's dynamic meter before `memory.copy`/`memory.fill`: the byte count (top of stack)
+    /// times `coefficient` is taken from the counter; a wrap-around (the cost was more than what
+    /// is left) sets the status and traps.
+    fn charge_bytes(&self, f: &mut wasm_encoder::Function, coefficient: u64) {
+        use Instruction::*;
+        for i in [
+            GlobalSet(self.scratch()),
+            GlobalGet(self.ink()),
+            GlobalGet(self.ink()),
+            GlobalGet(self.scratch()),
+            I64ExtendI32U,
+            I64Const(coefficient as i64),
+            I64Mul,
+            I64Sub,
+            GlobalSet(self.ink()),
+            GlobalGet(self.ink()),
+            I64LtU,
+            If(wasm_encoder::BlockType::Empty),
+            I32Const(1),
+            GlobalSet(self.status()),
+            Unreachable,
+            End,
+            GlobalGet(self.scratch()),
+        ] {
+            f.instruction(&i);
+        }
     }
     /// `if ink < cost { status = 1; unreachable } ink -= cost`
     fn charge(&self, f: &mut wasm_encoder::Function, cost: u64) {
@@ -199,9 +240,13 @@ impl Reencode for Metering {
         let mut start = 0;
         while start < ops.len() {
             let end = ops[start..].iter().position(ends_segment).map_or(ops.len(), |i| start + i + 1);
-            let cost = ops[start..end].iter().fold(SEGMENT_HEADER_INK, |acc, op| acc.saturating_add(op_ink(op)));
+            let cost =
+                ops[start..end].iter().fold(SEGMENT_HEADER_INK, |acc, op| acc.saturating_add(op_ink(op, &self.params)));
             self.charge(&mut f, cost);
             for op in &ops[start..end] {
+                if matches!(op, Operator::MemoryCopy { .. } | Operator::MemoryFill { .. }) {
+                    self.charge_bytes(&mut f, MEMORY_BYTE_INK);
+                }
                 f.instruction(&self.instruction(op.clone())?);
             }
             start = end;
@@ -215,13 +260,28 @@ impl Reencode for Metering {
 pub fn instrument(wasm: &[u8]) -> Result<Vec<u8>, String> {
     let mut defined_globals = 0;
     let mut has_globals = false;
+    let mut params = Vec::new();
     for payload in Parser::new(0).parse_all(wasm) {
-        if let Payload::GlobalSection(r) = payload.map_err(|e| e.to_string())? {
-            defined_globals = r.count();
-            has_globals = true;
+        match payload.map_err(|e| e.to_string())? {
+            Payload::GlobalSection(r) => {
+                defined_globals = r.count();
+                has_globals = true;
+            }
+            Payload::TypeSection(r) => {
+                for group in r {
+                    for sub in group.map_err(|e| e.to_string())?.into_types() {
+                        let n = match &sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => f.params().len() as u32,
+                            _ => 0,
+                        };
+                        params.push(n);
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    let mut meter = Metering { defined_globals, has_globals, inserted_globals: false };
+    let mut meter = Metering { params, defined_globals, has_globals, inserted_globals: false };
     let mut module = Module::new();
     meter
         .parse_core_module(&mut module, Parser::new(0), wasm)

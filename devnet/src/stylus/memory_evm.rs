@@ -16,6 +16,7 @@ use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 
 use super::api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};
 use super::exec::{Outcome, Program};
+use super::pages::Pages;
 
 /// A log emitted by a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,8 @@ pub struct MemoryEvm {
     frames: Vec<CallContext>,
     /// Storage at the start of the transaction (EIP-2200's "original" values).
     committed: HashMap<(Address, B256), B256>,
+    /// Stylus pages open and ever open in the transaction.
+    pages: Pages,
 }
 
 /// The ecrecover precompile's address.
@@ -128,6 +131,7 @@ impl MemoryEvm {
     /// Runs a transaction from `from` to the program at `to`; a failed call changes nothing.
     pub fn transact(&mut self, from: Address, to: Address, calldata: &[u8], gas: u64) -> Receipt {
         self.transient.clear();
+        self.pages = Pages::default();
         self.committed = self.state.storage.clone();
         self.state.refund = 0;
         // EIP-2929: sender, recipient and the precompiles start warm.
@@ -274,5 +278,9 @@ impl EvmApi for MemoryEvm {
             None if self.state.balances.get(&account).is_some_and(|b| !b.is_zero()) => KECCAK256_EMPTY,
             None => B256::ZERO,
         }
+    }
+
+    fn pages(&mut self) -> &mut Pages {
+        &mut self.pages
     }
 }

@@ -32,12 +32,6 @@ pub fn keccak_ink(n: usize) -> u64 {
     121_800 + 21_000 * (n as u64).div_ceil(32).saturating_sub(2)
 }
 
-/// Gas of growing memory by `pages` beyond the two free pages (linear approximation of Nitro's
-/// memory model, which is exponential only far beyond what programs use).
-pub fn memory_grow_gas(pages: u64) -> u64 {
-    1_000 * pages
-}
-
 /// The trap message of an exhausted budget.
 pub const OUT_OF_INK: &str = "out of ink";
 

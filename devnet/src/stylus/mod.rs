@@ -7,6 +7,7 @@ pub mod hostio;
 pub mod instrument;
 pub mod memory_evm;
 pub mod meter;
+pub mod pages;
 pub mod program;
 
 pub use api::{CallContext, CallKind, CallResult, CreateResult, EvmApi};

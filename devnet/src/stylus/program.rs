@@ -157,8 +157,9 @@ pub struct ProgramInfo {
 
 /// Nitro's per-call overhead from a program's shape (see [`ProgramInfo::call_overhead_gas`]):
 /// `functions` defined, `signature_words` the sum of their params and results, `wasm_len` bytes,
-/// `globals` defined (before metering), `data` bytes of data segments plus element entries,
-/// `pages` of initial memory.
+/// `globals` defined (before metering), `data` the encoded bytes of every data and element
+/// segment (their `range` in the binary, as Nitro's prover `binary.rs` counts them), `pages` of
+/// initial memory.
 pub fn call_overhead_gas(
     functions: u64,
     signature_words: u64,
@@ -184,10 +185,9 @@ pub fn call_overhead_gas(
 }
 
 /// Nitro's memory gas for a call whose program starts with `pages` pages, in a transaction that
-/// opened none before: two pages are free, then 1,000 gas a page (Nitro's exponential term is 1
-/// up to five pages; beyond that this undercharges).
+/// opened none before (the general rule, per transaction, is in [`pages`](super::pages)).
 pub fn memory_gas(pages: u64) -> u64 {
-    pages.saturating_sub(2) * 1_000
+    super::pages::open_cost(u16::try_from(pages).unwrap_or(u16::MAX), 0, 0)
 }
 
 fn limit(what: &'static str, count: u64, max: u64) -> Result<(), ActivationError> {
@@ -297,17 +297,17 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
             Payload::StartSection { .. } => start = true,
             Payload::DataSection(r) => {
                 limit("datas", r.count() as u64, MAX_DATA_SEGMENTS as u64)?;
+                // Nitro's `data_len` (prover `binary.rs`) sums each segment's whole encoding —
+                // flags, memory index, offset expression, length and bytes — not just its data.
                 for d in r {
-                    data_bytes += d.map_err(parse_err)?.data.len() as u64;
+                    data_bytes += d.map_err(parse_err)?.range.len() as u64;
                 }
             }
             Payload::ElementSection(r) => {
                 limit("elements", r.count() as u64, MAX_ELEMENT_SEGMENTS as u64)?;
+                // Likewise whole segments' bytes, both for the cost and for the 4,096 limit.
                 for e in r {
-                    element_entries += match e.map_err(parse_err)?.items {
-                        wasmparser::ElementItems::Functions(f) => f.count() as u64,
-                        wasmparser::ElementItems::Expressions(_, x) => x.count() as u64,
-                    };
+                    element_entries += e.map_err(parse_err)?.range.len() as u64;
                 }
             }
             Payload::GlobalSection(r) => {
