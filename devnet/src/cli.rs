@@ -36,11 +36,17 @@ pub struct DevnetArgs {
     /// Also mine an empty block every this many seconds (transactions are always mined at once).
     #[arg(long, value_name = "SECONDS")]
     pub block_time: Option<u64>,
+    /// ArbOS version to run (30–60): from 60, programs called earlier in the same block are
+    /// priced as cached; `ArbSys.arbOSVersion()` answers 55 more.
+    #[arg(long, default_value_t = crate::chain::programs::NEWEST_ARBOS_VERSION,
+          value_parser = clap::value_parser!(u64).range(
+              crate::chain::programs::OLDEST_ARBOS_VERSION..=crate::chain::programs::NEWEST_ARBOS_VERSION))]
+    pub arbos_version: u64,
 }
 
 /// Runs the devnet until Ctrl-C or SIGTERM. Errors are one line for the user.
 pub async fn serve(args: DevnetArgs) -> Result<(), String> {
-    let mut config = ChainConfig { chain_id: args.chain_id, ..Default::default() };
+    let mut config = ChainConfig { chain_id: args.chain_id, arbos_version: args.arbos_version, ..Default::default() };
     let ether = U256::from(10u64).pow(U256::from(18u64));
     let mut keys = Vec::new();
     for i in 0..args.accounts {
@@ -70,7 +76,13 @@ pub async fn serve(args: DevnetArgs) -> Result<(), String> {
         Ok(h) => h,
         Err(e) => return Err(format!("cannot listen on {addr}: {e}")),
     };
-    println!("avocado-devnet — chain id {}, listening on {} and {}", args.chain_id, handle.url(), handle.ws_url());
+    println!(
+        "avocado-devnet — chain id {}, ArbOS {}, listening on {} and {}",
+        args.chain_id,
+        args.arbos_version,
+        handle.url(),
+        handle.ws_url()
+    );
     println!("\nDev account (nitro devnode key)\n  {DEV_ACCOUNT}  {DEV_KEY}");
     println!("\nAccounts (10,000 ETH each; mnemonic \"{MNEMONIC}\")");
     for (i, (a, k)) in keys.iter().enumerate() {

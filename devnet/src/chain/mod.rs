@@ -5,7 +5,9 @@
 //! drives it, and tests drive it directly.
 
 pub mod arbos;
+pub mod cache;
 pub mod evm;
+pub mod programs;
 
 use std::convert::Infallible;
 
@@ -39,6 +41,9 @@ pub struct ChainConfig {
     pub funded: Vec<(Address, U256)>,
     /// Timestamp of the genesis block.
     pub genesis_timestamp: u64,
+    /// The ArbOS version the chain runs, 30 to 60 (see the README for the rules that depend on
+    /// it); `ArbSys.arbOSVersion()` answers 55 more, as Nitro does.
+    pub arbos_version: u64,
 }
 
 impl Default for ChainConfig {
@@ -47,6 +52,7 @@ impl Default for ChainConfig {
             chain_id: 412_346,
             funded: vec![(DEV_ACCOUNT, U256::from(10u64).pow(U256::from(30u64)))],
             genesis_timestamp: 1_700_000_000,
+            arbos_version: programs::NEWEST_ARBOS_VERSION,
         }
     }
 }
@@ -126,6 +132,19 @@ impl Chain {
             );
         }
         db.insert_account_info(arbos::ARBOS_STATE, AccountInfo { nonce: 1, ..Default::default() });
+        for (k, v) in
+            programs::genesis_storage(config.arbos_version, programs::DEFAULT_STYLUS_VERSION, &[cache::CACHE_MANAGER])
+        {
+            let _ = db.insert_account_storage(arbos::ARBOS_STATE, k, v);
+        }
+        // The cache manager, registered above, with nitro-contracts' initial parameters.
+        db.insert_account_info(
+            cache::CACHE_MANAGER,
+            AccountInfo { code: Some(Bytecode::new_raw(Bytes::from_static(&[0xFE]))), nonce: 1, ..Default::default() },
+        );
+        for (k, v) in cache::genesis_storage() {
+            let _ = db.insert_account_storage(cache::CACHE_MANAGER, k, v);
+        }
         Self {
             db,
             programs: ProgramCache::default(),
@@ -297,6 +316,21 @@ impl Chain {
     /// Clears an account's storage (state override `state`).
     pub fn clear_storage(&mut self, addr: Address) {
         let _ = self.db.replace_account_storage(addr, Default::default());
+    }
+
+    /// The chain's Stylus version: programs activated at another must be activated again.
+    pub fn stylus_version(&self) -> u16 {
+        match self.storage(arbos::ARBOS_STATE, programs::stylus_version_slot()).saturating_to::<u16>() {
+            0 => programs::DEFAULT_STYLUS_VERSION,
+            v => v,
+        }
+    }
+
+    /// Sets the chain's Stylus version, as an ArbOS upgrade would: every program activated at
+    /// another version then fails with `ProgramNeedsUpgrade` until activated again. The devnet
+    /// applies version 2's activation and pricing rules at every version.
+    pub fn set_stylus_version(&mut self, version: u16) {
+        self.set_storage(arbos::ARBOS_STATE, programs::stylus_version_slot(), U256::from(version));
     }
 
     /// Sets an account's balance (`anvil_setBalance`).

@@ -94,8 +94,22 @@ impl Program {
         &self.info
     }
 
-    /// Calls the program with `calldata` and `gas`, reaching the chain through `api`.
+    /// Calls the program with `calldata` and `gas`, reaching the chain through `api`, priced as
+    /// an uncached call.
     pub fn execute(&self, api: &mut dyn EvmApi, ctx: &CallContext, calldata: &[u8], gas: u64) -> Outcome {
+        self.execute_with_overhead(api, ctx, calldata, gas, self.info.call_overhead_gas)
+    }
+
+    /// [`execute`](Self::execute) with the init part of the call overhead given by the caller
+    /// (memory gas is added here): a chain prices cached and recently used programs lower.
+    pub fn execute_with_overhead(
+        &self,
+        api: &mut dyn EvmApi,
+        ctx: &CallContext,
+        calldata: &[u8],
+        gas: u64,
+        init_overhead: u64,
+    ) -> Outcome {
         let env = Env {
             api,
             ctx,
@@ -113,7 +127,7 @@ impl Program {
         };
         let mut store = Store::new(&self.engine, env);
         // Nitro burns the call overhead (init, cached-init and memory gas) before any WASM runs.
-        let overhead = self.info.call_overhead_gas + program::memory_gas(self.info.initial_pages as u64);
+        let overhead = init_overhead + program::memory_gas(self.info.initial_pages as u64);
         if overhead > gas {
             return Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas };
         }
