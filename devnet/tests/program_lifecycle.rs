@@ -459,6 +459,7 @@ async fn cargo_stylus_cache_commands_work_over_json_rpc() {
             let out =
                 std::process::Command::new("cargo").arg("stylus").args(&args).output().expect("cargo stylus runs");
             let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            eprintln!("cargo stylus {}:\n{text}", args.join(" "));
             (out.status.success(), text)
         })
     };
