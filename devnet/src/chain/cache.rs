@@ -253,7 +253,7 @@ impl Manager<'_> {
                 out.push((U256::from(e.bid), i, e));
             }
         }
-        out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        out.sort_by_key(|a| (a.0, a.1));
         Ok(out)
     }
 
