@@ -2,6 +2,7 @@
 
 pub mod app_client;
 pub mod chain;
+pub mod contracts;
 pub mod deploy;
 pub mod error;
 pub mod keys;

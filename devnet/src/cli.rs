@@ -40,12 +40,22 @@ pub struct DevnetArgs {
     /// transaction); Nitro's chains start at 50 gwei.
     #[arg(long, value_name = "WEI", default_value_t = crate::chain::l1_pricing::DEFAULT_L1_BASE_FEE)]
     pub l1_base_fee: u128,
+    /// ArbOS version to run (30–60): from 60, programs called earlier in the same block are
+    /// priced as cached; `ArbSys.arbOSVersion()` answers 55 more.
+    #[arg(long, default_value_t = crate::chain::programs::NEWEST_ARBOS_VERSION,
+          value_parser = clap::value_parser!(u64).range(
+              crate::chain::programs::OLDEST_ARBOS_VERSION..=crate::chain::programs::NEWEST_ARBOS_VERSION))]
+    pub arbos_version: u64,
 }
 
 /// Runs the devnet until Ctrl-C or SIGTERM. Errors are one line for the user.
 pub async fn serve(args: DevnetArgs) -> Result<(), String> {
-    let mut config =
-        ChainConfig { chain_id: args.chain_id, l1_base_fee: U256::from(args.l1_base_fee), ..Default::default() };
+    let mut config = ChainConfig {
+        chain_id: args.chain_id,
+        l1_base_fee: U256::from(args.l1_base_fee),
+        arbos_version: args.arbos_version,
+        ..Default::default()
+    };
     let ether = U256::from(10u64).pow(U256::from(18u64));
     let mut keys = Vec::new();
     for i in 0..args.accounts {
@@ -75,7 +85,13 @@ pub async fn serve(args: DevnetArgs) -> Result<(), String> {
         Ok(h) => h,
         Err(e) => return Err(format!("cannot listen on {addr}: {e}")),
     };
-    println!("avocado-devnet — chain id {}, listening on {} and {}", args.chain_id, handle.url(), handle.ws_url());
+    println!(
+        "avocado-devnet — chain id {}, ArbOS {}, listening on {} and {}",
+        args.chain_id,
+        args.arbos_version,
+        handle.url(),
+        handle.ws_url()
+    );
     println!("\nDev account (nitro devnode key)\n  {DEV_ACCOUNT}  {DEV_KEY}");
     println!("\nAccounts (10,000 ETH each; mnemonic \"{MNEMONIC}\")");
     for (i, (a, k)) in keys.iter().enumerate() {

@@ -25,8 +25,17 @@ sol! {
         function keepaliveDays() external view returns (uint16 _days);
         function activationGas() external view returns (uint64 gas);
         function codehashKeepalive(bytes32 codehash) external payable;
+        function codehashAsmSize(bytes32 codehash) external view returns (uint32 size);
+        function programInitGas(address program) external view returns (uint64 gas, uint64 gasWhenCached);
+        function programMemoryFootprint(address program) external view returns (uint16 footprint);
+        function programTimeLeft(address program) external view returns (uint64 _secs);
+        function blockCacheSize() external view returns (uint16 count);
+        function minInitGas() external view returns (uint64 gas, uint64 cached);
+        function initCostScalar() external view returns (uint64 percent);
+        function pageRamp() external view returns (uint64 ramp);
 
         event ProgramActivated(bytes32 indexed codehash, bytes32 moduleHash, address program, uint256 dataFee, uint16 version);
+        event ProgramLifetimeExtended(bytes32 indexed codehash, uint256 dataFee);
 
         error ProgramNotWasm();
         error ProgramNotActivated();

@@ -23,3 +23,49 @@ mod on_chain {
 
     avocado_tests::judge_scenario_tests!(RevmJudge::new(super::judge_bin()));
 }
+
+/// The judge's `checkpoint` (two parties, 64 bytes of state, a channel already registered) on the
+/// devnet's chain, uncached and cached: caching saves exactly the judge's `initGas`, what
+/// `ArbWasm.programInitGas` reports as `gas − gasWhenCached` (Nitro's `CallProgram` charges
+/// `cachedGas` only for a cached program).
+#[test]
+fn judge_checkpoint_gas_cached_and_uncached() {
+    use alloy_primitives::U256;
+    use alloy_sol_types::SolCall;
+    use avocado_devnet::chain::{
+        arbos::{ArbWasm, ARB_WASM, ARB_WASM_CACHE},
+        cache::ArbWasmCache,
+        DEV_ACCOUNT,
+    };
+    use avocado_tests::{
+        judge_scenarios::{Fixture, JudgeHarness, JUDGE},
+        revm_judge::{send, RevmJudge},
+    };
+    use revm::primitives::TxKind;
+
+    let mut uncached = RevmJudge::new(judge_bin());
+    let f = Fixture::new(2, 3600);
+    let s1 = f.state(1, &[7u8; 64], false);
+    assert!(uncached.send(f.checkpoint(&s1, &f.sign(&s1))).result.is_ok());
+    let s2 = f.state(2, &[9u8; 64], false);
+    let checkpoint = f.checkpoint(&s2, &f.sign(&s2));
+
+    let mut cached = RevmJudge { chain: uncached.chain.clone(), judge: uncached.judge };
+    let cache = ArbWasmCache::cacheProgramCall { addr: JUDGE }.abi_encode();
+    assert!(send(&mut cached.chain, TxKind::Call(ARB_WASM_CACHE), cache, U256::ZERO).is_success());
+
+    let gas_uncached = uncached.send(checkpoint.clone()).gas_used.unwrap();
+    let gas_cached = cached.send(checkpoint).gas_used.unwrap();
+    let out = uncached
+        .chain
+        .view(DEV_ACCOUNT, ARB_WASM, ArbWasm::programInitGasCall { program: JUDGE }.abi_encode())
+        .unwrap()
+        .output();
+    let init = ArbWasm::programInitGasCall::abi_decode_returns(&out).unwrap();
+    eprintln!(
+        "judge checkpoint (2 parties, 64 B): {gas_uncached} gas uncached, {gas_cached} cached \
+         (programInitGas: {} / {} when cached)",
+        init.gas, init.gasWhenCached
+    );
+    assert_eq!(gas_uncached - gas_cached, init.gas - init.gasWhenCached);
+}

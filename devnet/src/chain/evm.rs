@@ -64,6 +64,8 @@ pub struct DevEvm {
     running: Vec<Address>,
     /// The transaction's Stylus page counters (one `DevEvm` runs one transaction).
     pages: stylus::pages::Pages,
+    /// Programs called so far in this block (one transaction: the devnet's block).
+    recent: super::programs::RecentPrograms,
 }
 
 impl DevEvm {
@@ -71,7 +73,7 @@ impl DevEvm {
     pub fn new(ctx: Ctx, programs: ProgramCache) -> Self {
         let spec = *ctx.cfg().spec();
         let inner = Evm::new(ctx, EthInstructions::new_mainnet_with_spec(spec), ArbPrecompiles::new(spec));
-        Self { inner, programs, running: Vec::new(), pages: Default::default() }
+        Self { inner, programs, running: Vec::new(), pages: Default::default(), recent: Default::default() }
     }
 
     /// The context (journal, database, block, tx, cfg).
@@ -143,13 +145,18 @@ impl DevEvm {
             }
             InterpreterAction::Return(InterpreterResult::new(result, output, gas))
         };
-        // Nitro runs only programs activated at the current Stylus version.
-        if arbos::activated_version(&mut self.inner.ctx, code_hash) != Some(arbos::STYLUS_VERSION) {
-            return fail(InstructionResult::Revert, arbos::program_not_activated(), false, 0, 0);
-        }
+        // Nitro runs only programs activated at the current Stylus version and not expired.
+        let (record, params) = match super::programs::active_program(&mut self.inner.ctx, code_hash) {
+            Ok(x) => x,
+            Err(revert) => return fail(InstructionResult::Revert, revert.into(), false, 0, 0),
+        };
         let Some(program) = self.programs.get_or_compile(code_hash, &code) else {
             return fail(InstructionResult::Revert, arbos::program_not_activated(), false, 0, 0);
         };
+        // Cached, or (from ArbOS 60) already called in this block: `cachedGas` only.
+        let recent = super::programs::arbos_version(&mut self.inner.ctx) >= super::programs::ARBOS_RECENT_WASMS
+            && self.recent.insert(code_hash, params.block_cache_size);
+        let init_overhead = record.call_gas(&params, record.cached || recent);
         let ctx = &self.inner.ctx;
         let value = match inputs.value {
             CallValue::Transfer(v) | CallValue::Apparent(v) => v,
@@ -179,7 +186,7 @@ impl DevEvm {
             error: None,
             refund: 0,
         };
-        let outcome = program.execute(&mut api, &call_ctx, &calldata, gas_limit);
+        let outcome = program.execute_with_overhead(&mut api, &call_ctx, &calldata, gas_limit, init_overhead);
         let failed = api.error.is_some();
         let refund = api.refund;
         self.running.pop();

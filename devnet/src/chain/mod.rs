@@ -5,9 +5,11 @@
 //! drives it, and tests drive it directly.
 
 pub mod arbos;
+pub mod cache;
 pub mod evm;
 pub mod l1_pricing;
 pub mod node_interface;
+pub mod programs;
 
 use std::convert::Infallible;
 
@@ -42,6 +44,9 @@ pub struct ChainConfig {
     pub genesis_timestamp: u64,
     /// L1 price per unit of poster data, wei ([`l1_pricing`]).
     pub l1_base_fee: U256,
+    /// The ArbOS version the chain runs, 30 to 60 (see the README for the rules that depend on
+    /// it); `ArbSys.arbOSVersion()` answers 55 more, as Nitro does.
+    pub arbos_version: u64,
 }
 
 impl Default for ChainConfig {
@@ -51,6 +56,7 @@ impl Default for ChainConfig {
             funded: vec![(DEV_ACCOUNT, U256::from(10u64).pow(U256::from(30u64)))],
             genesis_timestamp: 1_700_000_000,
             l1_base_fee: U256::from(l1_pricing::DEFAULT_L1_BASE_FEE),
+            arbos_version: programs::NEWEST_ARBOS_VERSION,
         }
     }
 }
@@ -144,6 +150,19 @@ impl Chain {
             );
         }
         db.insert_account_info(arbos::ARBOS_STATE, AccountInfo { nonce: 1, ..Default::default() });
+        for (k, v) in
+            programs::genesis_storage(config.arbos_version, programs::DEFAULT_STYLUS_VERSION, &[cache::CACHE_MANAGER])
+        {
+            let _ = db.insert_account_storage(arbos::ARBOS_STATE, k, v);
+        }
+        // The cache manager, registered above, with nitro-contracts' initial parameters.
+        db.insert_account_info(
+            cache::CACHE_MANAGER,
+            AccountInfo { code: Some(Bytecode::new_raw(Bytes::from_static(&[0xFE]))), nonce: 1, ..Default::default() },
+        );
+        for (k, v) in cache::genesis_storage() {
+            let _ = db.insert_account_storage(cache::CACHE_MANAGER, k, v);
+        }
         Self {
             db,
             programs: ProgramCache::default(),
@@ -367,6 +386,21 @@ impl Chain {
     /// Clears an account's storage (state override `state`).
     pub fn clear_storage(&mut self, addr: Address) {
         let _ = self.db.replace_account_storage(addr, Default::default());
+    }
+
+    /// The chain's Stylus version: programs activated at another must be activated again.
+    pub fn stylus_version(&self) -> u16 {
+        match self.storage(arbos::ARBOS_STATE, programs::stylus_version_slot()).saturating_to::<u16>() {
+            0 => programs::DEFAULT_STYLUS_VERSION,
+            v => v,
+        }
+    }
+
+    /// Sets the chain's Stylus version, as an ArbOS upgrade would: every program activated at
+    /// another version then fails with `ProgramNeedsUpgrade` until activated again. The devnet
+    /// applies version 2's activation and pricing rules at every version.
+    pub fn set_stylus_version(&mut self, version: u16) {
+        self.set_storage(arbos::ARBOS_STATE, programs::stylus_version_slot(), U256::from(version));
     }
 
     /// Sets an account's balance (`anvil_setBalance`).

@@ -277,6 +277,18 @@ fn methods(shared: Arc<Shared>) -> Result<RpcModule<Arc<Shared>>, jsonrpsee::cor
         s.node().chain.set_balance(addr, balance);
         ok(Value::Null)
     })?;
+    // The chain's Stylus version, as an ArbOS upgrade changes it (programs activated at another
+    // version then need activating again).
+    m.register_method("devnet_setStylusVersion", |p: Params, s, _| -> R {
+        let (v,): (U64,) = p.parse().map_err(bad)?;
+        let v: u64 = v.to();
+        if v == 0 || v > u16::MAX as u64 {
+            return Err(to_err(RpcError::params(format!("Stylus version {v} is not in 1..=65535"))));
+        }
+        s.node().chain.set_stylus_version(v as u16);
+        ok(Value::Null)
+    })?;
+    m.register_method("devnet_stylusVersion", |_, s, _| ok(U64::from(s.node().chain.stylus_version())))?;
     m.register_method("anvil_setCode", |p: Params, s, _| -> R {
         let (addr, code): (Address, Bytes) = p.parse().map_err(bad)?;
         s.node().chain.set_code(addr, code);

@@ -107,10 +107,23 @@ impl Program {
     /// [`pages`]: super::pages
     /// [`evm_memory_cost`]: super::pages::evm_memory_cost
     pub fn execute(&self, api: &mut dyn EvmApi, ctx: &CallContext, calldata: &[u8], gas: u64) -> Outcome {
+        self.execute_with_overhead(api, ctx, calldata, gas, self.info.call_overhead_gas)
+    }
+
+    /// [`execute`](Self::execute) with the init part of the call overhead given by the caller
+    /// (memory gas is added here): a chain prices cached and recently used programs lower.
+    pub fn execute_with_overhead(
+        &self,
+        api: &mut dyn EvmApi,
+        ctx: &CallContext,
+        calldata: &[u8],
+        gas: u64,
+        init_overhead: u64,
+    ) -> Outcome {
         let footprint = u16::try_from(self.info.initial_pages).unwrap_or(u16::MAX);
         let before = *api.pages();
         let memory = pages::open_cost(footprint, before.open, before.ever);
-        let overhead = self.info.call_overhead_gas.saturating_add(memory);
+        let overhead = init_overhead.saturating_add(memory);
         if overhead > gas {
             return Outcome { status: Status::OutOfInk, output: Vec::new(), gas_used: gas };
         }

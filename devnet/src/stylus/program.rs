@@ -153,6 +153,27 @@ pub struct ProgramInfo {
     /// (`MinInitGas·128 + initCost`) plus its `cachedGas` (`MinCachedInitGas·32 + cachedCost`),
     /// from the program's shape as Nitro computes them at activation.
     pub call_overhead_gas: u64,
+    /// The program's shape, the inputs of Nitro's activation-time cost estimates (see
+    /// `chain::programs` for the costs ArbOS records from it).
+    pub shape: ProgramShape,
+}
+
+/// What Nitro's activation measures of a program to predict its costs
+/// (`crates/prover/src/binary.rs`): see [`call_overhead_gas`] for the meaning of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgramShape {
+    /// Functions defined.
+    pub functions: u64,
+    /// Sum of the defined functions' params and results.
+    pub signature_words: u64,
+    /// Bytes of uncompressed WASM.
+    pub wasm_len: u64,
+    /// Globals defined, before metering.
+    pub globals: u64,
+    /// Bytes of data segments plus element entries.
+    pub data: u64,
+    /// Initial memory, in pages (Nitro's footprint).
+    pub pages: u64,
 }
 
 /// Nitro's per-call overhead from a program's shape (see [`ProgramInfo::call_overhead_gas`]):
@@ -363,7 +384,15 @@ pub fn validate(wasm: &[u8]) -> Result<ProgramInfo, ActivationError> {
     let data = data_bytes + element_entries;
     let call_overhead_gas =
         call_overhead_gas(defined as u64, signature_words, wasm.len() as u64, globals, data, initial);
-    Ok(ProgramInfo { initial_pages: initial as u32, functions: defined, imports, call_overhead_gas })
+    let shape = ProgramShape {
+        functions: defined as u64,
+        signature_words,
+        wasm_len: wasm.len() as u64,
+        globals,
+        data,
+        pages: initial,
+    };
+    Ok(ProgramInfo { initial_pages: initial as u32, functions: defined, imports, call_overhead_gas, shape })
 }
 
 /// Unpacks and validates deployed code: everything activation checks.

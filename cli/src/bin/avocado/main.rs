@@ -3,6 +3,7 @@
 
 mod bench;
 mod channel;
+mod contracts;
 mod demo;
 mod pay;
 
@@ -41,6 +42,9 @@ enum Command {
     Pay(pay::PayCommand),
     /// Deploy and activate the judge program (and the payment escrow).
     Deploy(DeployArgs),
+    /// Stylus status of deployed programs, keepalive and cache bids.
+    #[command(subcommand)]
+    Contracts(contracts::ContractsCommand),
     /// Run the embedded devnet (an Arbitrum-like chain that runs Stylus programs).
     Devnet(avocado_devnet::cli::DevnetArgs),
     /// The demo: a devnet, the real judge, three nodes as processes, a stale close defeated.
@@ -267,6 +271,7 @@ fn main() {
             Command::Channel(c) => channel::run(c, json).await,
             Command::Pay(p) => pay::run(p, json).await,
             Command::Deploy(d) => deploy(d, json).await,
+            Command::Contracts(c) => contracts::run(c, json).await,
             Command::Devnet(d) => avocado_devnet::cli::serve(d).await.map_err(anyhow::Error::msg),
             Command::Demo(d) => demo::run(d).await,
             Command::Bench(b) => bench::run(b, json).await,
