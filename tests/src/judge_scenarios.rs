@@ -28,7 +28,7 @@ pub struct Outcome {
     pub logs: Vec<LogData>,
     /// Storage slots whose value changed, if the harness can tell.
     pub slots_written: Option<usize>,
-    /// Gas used, if the harness meters.
+    /// Gas used by execution (L2; without the L1 poster cost a chain adds), if the harness meters.
     pub gas_used: Option<u64>,
 }
 

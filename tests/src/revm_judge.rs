@@ -56,7 +56,7 @@ impl JudgeHarness for RevmJudge {
     fn send(&mut self, calldata: Vec<u8>) -> Outcome {
         let r = send(&mut self.chain, TxKind::Call(self.judge), calldata, U256::ZERO);
         let slots_written = r.storage_changes.iter().filter(|(a, _, _)| *a == self.judge).count();
-        let gas_used = Some(r.gas_used());
+        let gas_used = Some(r.l2_gas_used());
         let (result, logs) = match r.result {
             ExecutionResult::Success { output, logs, .. } => {
                 (Ok(output.into_data().to_vec()), logs.into_iter().map(|l| l.data).collect::<Vec<LogData>>())

@@ -70,7 +70,7 @@ impl World {
     fn send(&mut self, step: &str, from: Address, to: Address, data: Vec<u8>, value: U256) -> Executed {
         let r = self.chain.send(from, TxKind::Call(to), data, value).unwrap();
         if r.is_success() && !self.gas.iter().any(|(s, _)| s == step) {
-            self.gas.push((step.into(), r.gas_used()));
+            self.gas.push((step.into(), r.l2_gas_used()));
         }
         r
     }
