@@ -131,7 +131,10 @@ pub(crate) async fn run(args: DemoArgs) -> Result<()> {
         let _ = std::fs::remove_dir_all(&folder);
     }
     result?;
-    println!("\nGas per step (whole transactions on the devnet, the judge metered at Nitro's ink prices):");
+    println!(
+        "\nGas per step (whole transactions on the devnet: programs metered at Nitro's ink prices, plus the L1 \
+         gas Nitro charges for each transaction's compressed bytes at the devnet's L1 price, --l1-base-fee):"
+    );
     for (step, gas) in &costs.0 {
         println!("  {step:<32} {gas:>9}");
     }
