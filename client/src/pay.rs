@@ -15,6 +15,9 @@
 //! Opening deposits nothing until the channel exists: version 0 holds empty accounts, then each
 //! deposit is counted by an update. A deposit the others refuse to count stays its depositor's:
 //! the escrow pays it back at settlement. Deposits are made only while no dispute runs.
+//!
+//! The HTTP face of these operations (`/v1/pay…`) is [`crate::node::pay_api`], beside the app
+//! API's other routes; nothing here knows HTTP.
 
 use std::time::Duration;
 

@@ -109,7 +109,7 @@ async fn three_nodes_in_one_process_live_a_channel_on_the_real_judge() {
             assert_eq!(chain.address(), addresses[i]);
             let config = NodeConfig {
                 key: k.clone(),
-                domain: domain.clone(),
+                domain,
                 peer_url: format!("inproc://{i}"),
                 policy: Policy { min_challenge_duration: 60, auto_accept: true },
                 peer_timeout: Duration::from_secs(2),
