@@ -318,8 +318,9 @@ impl AlloyChain {
     }
 }
 
-/// The topics of the judge's four events: the only logs the watchtower asks for.
-const JUDGE_EVENTS: [B256; 4] = [
+/// The topics of the judge's four events: the only logs the watchtower asks for (every
+/// [`ChainClient`] filters the judge's logs by them).
+pub const JUDGE_EVENTS: [B256; 4] = [
     I::ChannelOpened::SIGNATURE_HASH,
     I::StateCheckpointed::SIGNATURE_HASH,
     I::ChallengeStarted::SIGNATURE_HASH,
@@ -329,8 +330,9 @@ const JUDGE_EVENTS: [B256; 4] = [
 /// Puts an `eth_getLogs` answer for `from..=to` in chain order and decodes every log, or says
 /// why it cannot: a log without a position (pending), outside the range asked, or that does not
 /// decode as one of the judge's events makes the whole answer unusable, so the caller reads the
-/// range again rather than skip an event.
-fn order_and_decode(
+/// range again rather than skip an event. Shared by every [`ChainClient`] whose endpoint answers
+/// logs in `eth_getLogs`' shape, so that they all decode the judge's events alike.
+pub fn order_and_decode(
     logs: &[alloy_rpc_types_eth::Log],
     from: u64,
     to: u64,

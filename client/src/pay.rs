@@ -15,8 +15,10 @@
 //! Opening deposits nothing until the channel exists: version 0 holds empty accounts, then each
 //! deposit is counted by an update. A deposit the others refuse to count stays its depositor's:
 //! the escrow pays it back at settlement. Deposits are made only while no dispute runs.
+//!
+//! The HTTP face of these operations (`/v1/pay…`) is [`crate::node::pay_api`], beside the app
+//! API's other routes; nothing here knows HTTP.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use alloy_primitives::{Address, Bytes, B256, U256};
@@ -24,17 +26,10 @@ use alloy_sol_types::SolCall;
 use avocado_codec::payment::IAvocadoEscrow as E;
 use avocado_codec::payment::{decode_accounts, empty_accounts, encode_accounts, Account};
 use avocado_codec::{phase, State};
-use axum::{
-    extract::{Path, State as AxState},
-    response::{IntoResponse, Response},
-    routing::{get, post},
-    Json, Router,
-};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::TxReceipt;
 use crate::message::Terms;
-use crate::node::app::{channel_id, Body};
 use crate::node::{Node, NodeError, Outcome};
 
 /// Reads a `uint256` answer.
@@ -141,6 +136,28 @@ impl Node {
                 "v{version} is not signed by everyone yet; it settles when they decide"
             ))),
         }
+    }
+
+    /// Opens a payment channel of this node's escrow with `others` (reached at `peers`), this
+    /// node participant 0: version 0 holds empty accounts, fully signed within `wait`, then
+    /// `open` is posted and, when `deposit` is not zero, the deposit is made and counted.
+    pub async fn pay_open(&self, open: PayOpen, wait: Duration) -> Result<PayOpened, NodeError> {
+        let escrow = self.escrow()?;
+        let mut participants = vec![self.address()];
+        participants.extend(open.others);
+        let mut peers = vec![self.peer_url().to_string()];
+        peers.extend(open.peers);
+        let n = participants.len();
+        let terms =
+            Terms { participants, nonce: open.nonce, challenge_duration: open.challenge_duration, executive: escrow };
+        let zeros = Bytes::from(empty_accounts(n));
+        let (id, o) = self.propose_channel(terms, peers, zeros, wait).await?;
+        let Outcome::Signed(_) = o else {
+            return Err(NodeError::Unreachable(format!("channel {id} waits for the other participants' decisions")));
+        };
+        let opened = self.open_on_chain(id).await?;
+        let deposit = if open.deposit.is_zero() { None } else { Some(self.pay_deposit(id, open.deposit, wait).await?) };
+        Ok(PayOpened { channel_id: id, open: opened, deposit })
     }
 
     /// Deposits `amount` into the escrow for channel `id` and counts it in an update.
@@ -304,121 +321,28 @@ pub struct PaymentView {
     pub settled: bool,
 }
 
-/// `POST /v1/pay`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PayOpenRequest {
+/// A payment channel to open ([`Node::pay_open`]).
+#[derive(Clone, Debug)]
+pub struct PayOpen {
     /// The other participants, in order (this node is participant 0).
-    pub participants: Vec<Address>,
+    pub others: Vec<Address>,
     /// Their peer URLs.
     pub peers: Vec<String>,
     /// Dispute window (seconds).
     pub challenge_duration: u64,
-    /// Channel nonce; random when absent.
-    #[serde(default)]
-    pub nonce: Option<u64>,
-    /// What this node deposits (wei), counted in version 1.
-    #[serde(default)]
+    /// Channel nonce.
+    pub nonce: u64,
+    /// What this node deposits (wei), counted in version 1; zero deposits nothing.
     pub deposit: U256,
 }
 
-/// `POST /v1/pay/{id}/send` and `/deposit`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AmountRequest {
-    /// Wei.
-    pub amount: U256,
-    /// Payee (send only).
-    #[serde(default)]
-    pub to: Option<Address>,
-}
-
-fn wait() -> Duration {
-    Duration::from_secs(30)
-}
-
-fn err(e: NodeError) -> Response {
-    crate::node::peer::error_response(&e)
-}
-
-/// The payment routes of the app API.
-pub fn routes() -> Router<Arc<Node>> {
-    Router::new()
-        .route("/v1/pay", post(open))
-        .route("/v1/pay/withdraw", post(withdraw))
-        .route("/v1/pay/{id}", get(view))
-        .route("/v1/pay/{id}/deposit", post(deposit))
-        .route("/v1/pay/{id}/count", post(count))
-        .route("/v1/pay/{id}/send", post(send))
-        .route("/v1/pay/{id}/close", post(close))
-}
-
-async fn open(AxState(node): AxState<Arc<Node>>, Body(req): Body<PayOpenRequest>) -> Result<Response, Response> {
-    let escrow = node.escrow().map_err(err)?;
-    let mut participants = vec![node.address()];
-    participants.extend(req.participants);
-    let mut peers = vec![node.peer_url().to_string()];
-    peers.extend(req.peers);
-    let n = participants.len();
-    let terms = Terms {
-        participants,
-        nonce: req.nonce.unwrap_or_else(rand::random),
-        challenge_duration: req.challenge_duration,
-        executive: escrow,
-    };
-    let zeros = Bytes::from(empty_accounts(n));
-    let (id, o) = node.propose_channel(terms, peers, zeros, wait()).await.map_err(err)?;
-    let Outcome::Signed(_) = o else {
-        return Err(err(NodeError::Unreachable(format!("channel {id} waits for the other participants' decisions"))));
-    };
-    let opened = node.open_on_chain(id).await.map_err(err)?;
-    let mut body = serde_json::json!({ "channelId": id, "open": opened });
-    if !req.deposit.is_zero() {
-        let (receipt, version) = node.pay_deposit(id, req.deposit, wait()).await.map_err(err)?;
-        body["deposit"] = serde_json::json!(receipt);
-        body["version"] = serde_json::json!(version);
-    }
-    Ok(Json(body).into_response())
-}
-
-async fn deposit(
-    AxState(node): AxState<Arc<Node>>,
-    Path(id): Path<String>,
-    Body(req): Body<AmountRequest>,
-) -> Result<Response, Response> {
-    let id = channel_id(&id).map_err(err)?;
-    let (receipt, version) = node.pay_deposit(id, req.amount, wait()).await.map_err(err)?;
-    Ok(Json(serde_json::json!({ "channelId": id, "deposit": receipt, "version": version })).into_response())
-}
-
-async fn count(AxState(node): AxState<Arc<Node>>, Path(id): Path<String>) -> Result<Response, Response> {
-    let id = channel_id(&id).map_err(err)?;
-    let version = node.pay_count(id, wait()).await.map_err(err)?;
-    Ok(Json(serde_json::json!({ "channelId": id, "version": version })).into_response())
-}
-
-async fn send(
-    AxState(node): AxState<Arc<Node>>,
-    Path(id): Path<String>,
-    Body(req): Body<AmountRequest>,
-) -> Result<Response, Response> {
-    let id = channel_id(&id).map_err(err)?;
-    let version = node.pay_send(id, req.amount, req.to, wait()).await.map_err(err)?;
-    Ok(Json(serde_json::json!({ "channelId": id, "version": version })).into_response())
-}
-
-async fn view(AxState(node): AxState<Arc<Node>>, Path(id): Path<String>) -> Result<Response, Response> {
-    let id = channel_id(&id).map_err(err)?;
-    Ok(Json(node.pay_view(id).await.map_err(err)?).into_response())
-}
-
-async fn close(AxState(node): AxState<Arc<Node>>, Path(id): Path<String>) -> Result<Response, Response> {
-    let id = channel_id(&id).map_err(err)?;
-    let (concluded, settled) = node.pay_close(id, wait()).await.map_err(err)?;
-    Ok(Json(serde_json::json!({ "channelId": id, "conclude": concluded, "settle": settled })).into_response())
-}
-
-async fn withdraw(AxState(node): AxState<Arc<Node>>) -> Result<Response, Response> {
-    let (amount, receipt) = node.pay_withdraw().await.map_err(err)?;
-    Ok(Json(serde_json::json!({ "amount": amount, "withdraw": receipt })).into_response())
+/// What [`Node::pay_open`] did.
+#[derive(Clone, Debug)]
+pub struct PayOpened {
+    /// The channel.
+    pub channel_id: B256,
+    /// The `open` transaction.
+    pub open: TxReceipt,
+    /// The deposit's transaction and the version counting it, when one was made.
+    pub deposit: Option<(TxReceipt, u64)>,
 }

@@ -3,6 +3,8 @@
 //! - [`judge_scenarios`]: the judge's rules as ABI-level scenarios, run by every judge harness
 //!   (native, WASM on the devnet host, JSON-RPC).
 //! - [`nodes`]: real `avocado node` processes over loopback on a chain running the real judge.
+//! - [`devnet_chain`]: the chain boundary over the devnet library in this process, for nodes
+//!   that run in the test's own process ([`avocado_client::node::peer::InProcess`]).
 //! - [`adversary`]: a dishonest participant with its own keys and peer server, for the tests that
 //!   try to rob an honest node.
 //! - [`tokens`]: ERC-20 test tokens (standard and misbehaving) on the devnet chain and over
@@ -12,6 +14,7 @@
 
 pub mod abi;
 pub mod adversary;
+pub mod devnet_chain;
 pub mod judge_scenarios;
 pub mod nodes;
 pub mod revm_judge;

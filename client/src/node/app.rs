@@ -18,6 +18,8 @@
 //! | `POST /v1/channels/{id}/checkpoint`, `/challenge`, `/conclude`, `/close` | chain operations |
 //! | `GET /v1/channels/{id}/status` | the judge's status of the channel, read now |
 //! | `GET /v1/events` | the event stream |
+//!
+//! The payment routes (`/v1/pay…`) are in [`super::pay_api`], merged here behind the same token.
 
 #![allow(clippy::result_large_err)] // handlers return `Result<Response, Response>`
 
@@ -183,7 +185,7 @@ pub fn router(node: Arc<Node>, token: String) -> Router {
         .route("/v1/channels/{id}/close", post(close))
         .route("/v1/channels/{id}/status", get(status))
         .route("/v1/events", get(events))
-        .merge(crate::pay::routes())
+        .merge(super::pay_api::routes())
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let token = token.clone();
             async move { authorize(&token, req, next).await }

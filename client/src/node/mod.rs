@@ -15,12 +15,13 @@
 //! resolve deterministically: the lower participant index wins and the other proposal fails
 //! with a conflict its proposer can retry.
 //!
-//! Transports live elsewhere: [`peer`] (HTTP between nodes), [`app`] (the local API), [`watch`]
-//! (the watchtower).
+//! Transports live elsewhere: [`peer`] (HTTP between nodes), [`app`] (the local API) and
+//! [`pay_api`] (its payment routes), [`watch`] (the watchtower).
 
 pub mod app;
 mod bounds;
 mod outbox;
+pub mod pay_api;
 pub mod peer;
 pub mod watch;
 
