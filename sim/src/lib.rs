@@ -76,20 +76,17 @@ impl Faults {
     pub const ALL: Self =
         Self { loss: true, duplication: true, reorder: true, crashes: true, clock_jumps: true, byzantine: true };
 
+    /// No fault.
+    pub const NONE: Self =
+        Self { loss: false, duplication: false, reorder: false, crashes: false, clock_jumps: false, byzantine: false };
+
     /// The faults named in a comma-separated list (as [`Failure`] prints them); `all` or an
     /// empty list for every fault, `none` for none.
     pub fn parse(list: &str) -> Result<Self, String> {
         if list.is_empty() || list == "all" {
             return Ok(Self::ALL);
         }
-        let mut f = Self {
-            loss: false,
-            duplication: false,
-            reorder: false,
-            crashes: false,
-            clock_jumps: false,
-            byzantine: false,
-        };
+        let mut f = Self::NONE;
         for name in list.split(',').filter(|n| !n.is_empty() && *n != "none") {
             match name.trim() {
                 "loss" => f.loss = true,
@@ -630,14 +627,7 @@ impl Sim {
             }
         }
         let faults = self.config.faults;
-        self.config.faults = Faults {
-            loss: false,
-            duplication: false,
-            reorder: false,
-            crashes: false,
-            clock_jumps: false,
-            byzantine: false,
-        };
+        self.config.faults = Faults::NONE;
         for _ in 0..4_000 {
             self.step += 1;
             let busy = self.one_step(false);
